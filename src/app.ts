@@ -1,0 +1,121 @@
+import { Scalar } from "@scalar/hono-api-reference";
+import { drizzle } from "drizzle-orm/d1";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import type { Context } from "hono";
+import * as schema from "./db/schema";
+import type { AppEnv } from "./env";
+import { AppError, type ErrorCode } from "./lib/errors";
+import { createRouter } from "./lib/openapi";
+import { log, requestId } from "./middleware/observability";
+import adminRoutes from "./routes/admin/admin.routes";
+import authRoutes from "./routes/auth/auth.routes";
+import systemRoutes from "./routes/system/system.routes";
+import userRoutes from "./routes/users/users.routes";
+
+export const JSON_BODY_LIMIT = 256 * 1024;
+
+const httpStatusCodes: Record<number, ErrorCode> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  409: "CONFLICT",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  429: "RATE_LIMITED",
+};
+
+/** Turns any thrown value into the one error envelope; unknown errors become a logged, generic 500. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) {
+    if (err.status === 400 && /json/i.test(err.message)) return new AppError("MALFORMED_JSON", "Request body is not valid JSON");
+    if (err.status === 415) return new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json");
+    const code = httpStatusCodes[err.status];
+    if (code) return new AppError(code, err.message || undefined);
+  }
+  return new AppError("INTERNAL", "Something went wrong; the request id identifies it in the logs");
+}
+
+export function errorResponse(c: Context<AppEnv>, err: unknown) {
+  const appError = toAppError(err);
+  const requestIdValue = c.get("requestId");
+  if (appError.status >= 500) {
+    log("error", "unhandled error", {
+      request_id: requestIdValue,
+      path: new URL(c.req.url).pathname,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      stack: err instanceof Error ? err.stack?.split("\n").slice(0, 6).join(" | ") : undefined,
+    });
+  }
+  if (appError.retryAfter) c.header("Retry-After", String(appError.retryAfter));
+  return c.json(
+    {
+      success: false as const,
+      message: appError.summary,
+      error: appError.message,
+      code: appError.code,
+      ...(appError.details !== undefined ? { details: appError.details } : {}),
+      request_id: requestIdValue,
+    },
+    appError.status,
+  );
+}
+
+export function createApp() {
+  const api = createRouter();
+  api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  for (const routes of [systemRoutes, authRoutes, userRoutes, adminRoutes]) api.route("/", routes);
+  api.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "edge-im API",
+      version: "0.1.0",
+      description: "Instant messaging on Cloudflare Workers. Envelope: `{success, message, data}`; errors `{success:false, message, error, code, details?}`.",
+    },
+    servers: [{ url: "/api/v1" }],
+  });
+
+  const app = new Hono<AppEnv>();
+  app.use("*", requestId);
+  app.use(
+    "*",
+    cors({
+      origin: "*",
+      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      allowHeaders: ["Content-Type", "Authorization", "X-Requested-With", "X-Request-Id"],
+      exposeHeaders: ["X-Request-Id", "Retry-After"],
+      maxAge: 86400,
+    }),
+  );
+  app.use("/api/v1/*", async (c, next) => {
+    c.set("db", drizzle(c.env.DB, { schema }));
+    await next();
+  });
+  app.use(
+    "/api/v1/*",
+    bodyLimit({
+      maxSize: JSON_BODY_LIMIT,
+      onError: () => {
+        throw new AppError("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${JSON_BODY_LIMIT / 1024} KiB`);
+      },
+    }),
+  );
+  app.use("/api/v1/auth/*", async (c, next) => {
+    const ip = c.req.header("cf-connecting-ip") ?? "local";
+    if (c.env.AUTH_LIMITER && c.req.method !== "OPTIONS") {
+      const { success } = await c.env.AUTH_LIMITER.limit({ key: `auth:${ip}` });
+      if (!success) throw new AppError("RATE_LIMITED", "Too many authentication requests from this address", { retryAfter: 60 });
+    }
+    await next();
+  });
+  app.route("/api/v1", api);
+  app.get("/docs", Scalar({ url: "/api/v1/openapi.json", pageTitle: "edge-im API" }));
+  app.get("/", (c) => c.redirect("/docs"));
+  app.notFound((c) => errorResponse(c, new AppError("NOT_FOUND", `Route not found: ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  app.onError((err, c) => errorResponse(c, err));
+  return app;
+}

@@ -1,0 +1,41 @@
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type * as schema from "./db/schema";
+import type { ConversationDO } from "./realtime/conversation-do";
+import type { UserDO } from "./realtime/user-do";
+import type { Config } from "./lib/config";
+
+export interface Env {
+  DB: D1Database;
+  FILES: R2Bucket;
+  USER: DurableObjectNamespace<UserDO>;
+  CONVERSATION: DurableObjectNamespace<ConversationDO>;
+  AUTH_LIMITER?: RateLimit;
+  ENVIRONMENT: string;
+  JWT_SECRET?: string;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+  ADMIN_USERNAMES: string;
+  DELIVERY_PROVIDER: string;
+  DELIVERY_HTTP_URL?: string;
+  DELIVERY_HTTP_TOKEN?: string;
+}
+
+export type Db = DrizzleD1Database<typeof schema>;
+
+export interface AuthUser {
+  id: string;
+  username: string;
+  /** Refresh-token family of the session that minted this access token. */
+  sessionId: string;
+  isAdmin: boolean;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    db: Db;
+    requestId: string;
+    user: AuthUser;
+    config?: Config;
+  };
+}

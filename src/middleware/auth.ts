@@ -1,0 +1,23 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env";
+import { AppError } from "../lib/errors";
+import { verifyAccessToken } from "../lib/jwt";
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match?.[1];
+}
+
+/** Identity comes only from a verified access token. */
+export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const token = bearerToken(c.req.header("authorization"));
+  if (!token) throw new AppError("UNAUTHORIZED", "Missing or invalid token");
+  const claims = await verifyAccessToken(c.env, token);
+  c.set("user", { id: claims.sub, username: claims.username, sessionId: claims.sid, isAdmin: claims.adm === true });
+  await next();
+});
+
+export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+  if (!c.var.user?.isAdmin) throw new AppError("FORBIDDEN", "Administrators only");
+  await next();
+});

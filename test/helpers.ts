@@ -1,0 +1,98 @@
+import { env, SELF } from "cloudflare:test";
+import { drizzle } from "drizzle-orm/d1";
+import * as schema from "../src/db/schema";
+import type { Env } from "../src/env";
+import { saveConfig } from "../src/lib/config";
+
+export const testEnv = env as unknown as Env;
+export const db = () => drizzle(testEnv.DB, { schema });
+export const BASE = "http://edge-im.test";
+
+let counter = 0;
+/** Unique per test file run: storage is shared by every test in a file. */
+export function uniq(prefix = "u") {
+  counter += 1;
+  return `${prefix}${Date.now().toString(36)}${counter}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 30);
+}
+
+export function randomIp() {
+  const n = () => Math.floor(Math.random() * 250) + 1;
+  return `10.${n()}.${n()}.${n()}`;
+}
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  raw?: BodyInit;
+  headers?: Record<string, string>;
+  ip?: string;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** One HTTP call through the Worker's fetch handler, as a client would make it. */
+export async function call<T = any>(method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { "cf-connecting-ip": opts.ip ?? randomIp(), ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: BodyInit | undefined = opts.raw;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const res = await SELF.fetch(`${BASE}${path.startsWith("/api") || path.startsWith("/docs") ? path : `/api/v1${path}`}`, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // non-JSON bodies (docs HTML) stay text
+  }
+  return { status: res.status, headers: res.headers, body: parsed as T };
+}
+
+export interface TestUser {
+  id: string;
+  username: string;
+  password: string;
+  token: string;
+  refresh_token: string;
+}
+
+export async function signup(fields: Record<string, unknown> = {}): Promise<TestUser> {
+  const username = (fields.username as string) ?? uniq("user");
+  const password = (fields.password as string) ?? "pass-word-1";
+  const res = await call("POST", "/auth/register", { body: { username, password, ...fields } });
+  if (res.status !== 201) throw new Error(`signup failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { ...res.body.data, password };
+}
+
+export async function setConfig(values: Record<string, string | number | boolean>) {
+  await saveConfig(db(), Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)])));
+}
+
+/** The newest code the outbox provider recorded for an address. */
+export async function outboxCode(to: string): Promise<string> {
+  const res = await call("GET", `/dev/outbox?to=${encodeURIComponent(to)}`);
+  const body = res.body.data.messages[0]?.body as string | undefined;
+  const code = body?.match(/\b(\d{6})\b/)?.[1];
+  if (!code) throw new Error(`no code for ${to}`);
+  return code;
+}
+
+export async function captchaAnswer(key: string): Promise<string> {
+  const res = await call("GET", `/dev/outbox?to=${encodeURIComponent(key)}`);
+  return res.body.data.messages[0].body;
+}
+
+export function expectError(res: ApiResponse, status: number, code?: string) {
+  const detail = `${res.status} ${JSON.stringify(res.body)}`;
+  if (res.status !== status) throw new Error(`expected ${status}, got ${detail}`);
+  if (res.body?.success !== false || typeof res.body.message !== "string" || typeof res.body.error !== "string" || typeof res.body.code !== "string") {
+    throw new Error(`not an error envelope: ${detail}`);
+  }
+  if (code && res.body.code !== code) throw new Error(`expected code ${code}, got ${detail}`);
+}

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { call, expectError, signup } from "../helpers";
+
+describe("system endpoints (seed 001)", () => {
+  it("GET /health", async () => {
+    const res = await call("GET", "/health");
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ success: true, message: "Server is running", data: { status: "ok" } });
+    expect(typeof res.body.data.timestamp).toBe("number");
+    expect(typeof res.body.data.uptime).toBe("string");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+  });
+
+  it("GET /info", async () => {
+    const res = await call("GET", "/info");
+    expect(res.body).toMatchObject({ success: true, message: "Server information retrieved successfully" });
+    expect(Object.keys(res.body.data).sort()).toEqual(["description", "name", "timestamp", "version"]);
+  });
+
+  it("GET and POST /echo", async () => {
+    const get = await call("GET", "/echo", { headers: { "user-agent": "curl/7.68.0" } });
+    expect(get.body).toMatchObject({ success: true, message: "Echo GET request received", data: { method: "GET", path: "/api/v1/echo", user_agent: "curl/7.68.0" } });
+    const post = await call("POST", "/echo", { raw: '{"test": "data"}', headers: { "content-type": "application/json" } });
+    expect(post.body).toMatchObject({ success: true, message: "Echo POST request received", data: { method: "POST", received_data: '{"test": "data"}' } });
+    const text = await call("POST", "/echo", { raw: "plain words", headers: { "content-type": "text/plain" } });
+    expect(text.body.data.received_data).toBe("plain words");
+    expectError(await call("POST", "/echo", { raw: "x".repeat(70 * 1024), headers: { "content-type": "text/plain" } }), 413, "PAYLOAD_TOO_LARGE");
+  });
+
+  it("GET /protected needs a token", async () => {
+    expectError(await call("GET", "/protected"), 401, "UNAUTHORIZED");
+    const user = await signup();
+    const res = await call("GET", "/protected", { token: user.token });
+    expect(res.body).toMatchObject({ success: true, message: "This is a protected endpoint", data: { secret_info: "Secret information", access_level: "authenticated", user_id: user.id } });
+  });
+
+  it("GET /configs shows only client-visible settings", async () => {
+    const res = await call("GET", "/configs");
+    expect(res.status).toBe(200);
+    expect(res.body.data.configs).toHaveProperty("login_captcha");
+    expect(res.body.data.configs).not.toHaveProperty("sensitive_words");
+  });
+
+  it("serves the OpenAPI document and the docs page", async () => {
+    const doc = await call("GET", "/api/v1/openapi.json");
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe("3.1.0");
+    for (const path of ["/auth/register", "/auth/login", "/auth/refresh", "/users/me", "/users/{user_id}", "/health", "/echo"]) {
+      expect(doc.body.paths).toHaveProperty(path);
+    }
+    expect(doc.body.components.securitySchemes.bearerAuth.scheme).toBe("bearer");
+    const docs = await call("GET", "/docs");
+    expect(docs.status).toBe(200);
+    expect(String(docs.body)).toContain("/api/v1/openapi.json");
+  });
+
+  it("unknown routes get the error envelope, CORS preflight is answered", async () => {
+    expectError(await call("GET", "/nope"), 404, "NOT_FOUND");
+    const pre = await call("OPTIONS", "/auth/login", {
+      headers: { origin: "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "Content-Type, Authorization" },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get("access-control-allow-origin")).toBe("*");
+    expect(pre.headers.get("access-control-allow-methods")).toContain("DELETE");
+  });
+
+  it("keeps the dev outbox reachable only outside production", async () => {
+    const res = await call("GET", "/dev/outbox?to=nobody@example.com");
+    expect(res.status).toBe(200);
+    expect(res.body.data.messages).toEqual([]);
+  });
+});

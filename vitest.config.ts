@@ -1,0 +1,29 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            ENVIRONMENT: "test",
+            JWT_SECRET: "test-secret-0123456789abcdef0123456789abcdef",
+            DELIVERY_PROVIDER: "outbox",
+            ADMIN_USERNAMES: "root_admin",
+            TEST_MIGRATIONS: migrations,
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      setupFiles: ["./test/setup.ts"],
+      silent: "passed-only",
+      testTimeout: 30_000,
+      hookTimeout: 30_000,
+    },
+  };
+});
