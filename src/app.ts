@@ -10,10 +10,7 @@ import type { AppEnv } from "./env";
 import { AppError, type ErrorCode } from "./lib/errors";
 import { createRouter } from "./lib/openapi";
 import { log, requestId } from "./middleware/observability";
-import adminRoutes from "./routes/admin/admin.routes";
-import authRoutes from "./routes/auth/auth.routes";
-import systemRoutes from "./routes/system/system.routes";
-import userRoutes from "./routes/users/users.routes";
+import { routers } from "./routes";
 
 export const JSON_BODY_LIMIT = 256 * 1024;
 
@@ -68,7 +65,7 @@ export function errorResponse(c: Context<AppEnv>, err: unknown) {
 export function createApp() {
   const api = createRouter();
   api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  for (const routes of [systemRoutes, authRoutes, userRoutes, adminRoutes]) api.route("/", routes);
+  for (const routes of routers) api.route("/", routes);
   api.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {

@@ -1,4 +1,5 @@
 import { applyD1Migrations, env } from "cloudflare:test";
 import type { D1Migration } from "@cloudflare/vitest-pool-workers";
 
-await applyD1Migrations(env.DB, (env as unknown as { TEST_MIGRATIONS: D1Migration[] }).TEST_MIGRATIONS);
+const testEnv = env as unknown as { DB: D1Database; TEST_MIGRATIONS: D1Migration[] };
+await applyD1Migrations(testEnv.DB, testEnv.TEST_MIGRATIONS);

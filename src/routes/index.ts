@@ -1,0 +1,7 @@
+import adminRoutes from "./admin/admin.routes";
+import authRoutes from "./auth/auth.routes";
+import systemRoutes from "./system/system.routes";
+import userRoutes from "./users/users.routes";
+
+/** Every resource router, mounted under /api/v1 in this order (static paths before parameterised ones). */
+export const routers = [systemRoutes, authRoutes, userRoutes, adminRoutes];
