@@ -96,3 +96,33 @@ export function expectError(res: ApiResponse, status: number, code?: string) {
   }
   if (code && res.body.code !== code) throw new Error(`expected code ${code}, got ${detail}`);
 }
+
+/** A group/room made directly in D1 (fixture for message tests; the groups API has its own tests). */
+export async function makeConversation(
+  owner: TestUser,
+  others: TestUser[],
+  opts: { kind?: "group" | "room"; historyVisible?: boolean; roles?: Record<string, "admin" | "member"> } = {},
+) {
+  const { conversations, members } = schema;
+  const kind = opts.kind ?? "group";
+  const id = `${kind === "room" ? "room" : "grp"}_${uniq("c").toLowerCase().replace(/[^0-9a-z]/g, "")}`;
+  const d = db();
+  await d.batch([
+    d.insert(conversations).values({ id, kind, name: `conv ${id}`, creatorId: owner.id, ownerId: owner.id, memberCount: others.length + 1, historyVisible: opts.historyVisible ?? true }),
+    d.insert(members).values([
+      { conversationId: id, userId: owner.id, role: "owner" as const },
+      ...others.map((u) => ({ conversationId: id, userId: u.id, role: opts.roles?.[u.id] ?? ("member" as const) })),
+    ]),
+  ]);
+  return id;
+}
+
+export async function openDm(a: TestUser, b: TestUser): Promise<string> {
+  const res = await call("POST", "/conversations/dm", { token: a.token, body: { user_id: b.id } });
+  if (res.status !== 200) throw new Error(`dm failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.data.conversation.id;
+}
+
+export async function send(user: TestUser, conversationId: string, body: Record<string, unknown>) {
+  return call("POST", `/conversations/${conversationId}/messages`, { token: user.token, body });
+}

@@ -8,6 +8,7 @@ export const errorCodes = {
   CAPTCHA_REQUIRED: { status: 400, message: "Captcha required" },
   CAPTCHA_INVALID: { status: 400, message: "Captcha invalid" },
   CODE_INVALID: { status: 400, message: "Verification code invalid" },
+  CONTENT_REJECTED: { status: 400, message: "Message rejected" },
   UNAUTHORIZED: { status: 401, message: "Unauthorized" },
   TOKEN_EXPIRED: { status: 401, message: "Unauthorized" },
   INVALID_CREDENTIALS: { status: 401, message: "Invalid credentials" },

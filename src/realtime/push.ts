@@ -1,4 +1,14 @@
 import type { Env } from "../env";
+import type { ConversationDO } from "./conversation-do";
+import type { UserDO } from "./user-do";
+
+type PublicMethods<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] };
+/**
+ * The objects' RPC surfaces with their declared types: every method returns plain data
+ * (structured-clone safe), so the stub's wire types are the same as the class's.
+ */
+export type ConversationApi = PublicMethods<Omit<ConversationDO, "fetch" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError">>;
+export type UserApi = PublicMethods<Omit<UserDO, "fetch" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError">>;
 
 /** A server frame as PROTOCOL.md defines it: `{success, message, data: {type, ...}}`. */
 export interface ServerFrame {
@@ -11,12 +21,12 @@ export function frame(type: string, message: string, data: Record<string, unknow
   return { success: true, message, data: { type, ...data } };
 }
 
-export function userStub(env: Env, userId: string) {
-  return env.USER.get(env.USER.idFromName(userId));
+export function userStub(env: Env, userId: string): UserApi & { fetch(req: Request): Promise<Response> } {
+  return env.USER.get(env.USER.idFromName(userId)) as unknown as UserApi & { fetch(req: Request): Promise<Response> };
 }
 
-export function conversationStub(env: Env, conversationId: string) {
-  return env.CONVERSATION.get(env.CONVERSATION.idFromName(conversationId));
+export function conversationStub(env: Env, conversationId: string): ConversationApi & { fetch(req: Request): Promise<Response> } {
+  return env.CONVERSATION.get(env.CONVERSATION.idFromName(conversationId)) as unknown as ConversationApi & { fetch(req: Request): Promise<Response> };
 }
 
 /** Pushes frames to every live device of each user; users with no socket cost one cheap RPC that finds none. */

@@ -1,3 +1,4 @@
 export * from "./accounts";
 export * from "./social";
 export * from "./conversations";
+export * from "./files";
