@@ -1,5 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { Db } from "../../env";
+import type { Db, Env } from "../../env";
+import { conversationChanged } from "../../realtime/push";
 import { blocks, conversations, members } from "../../db/schema";
 import { isUniqueViolation } from "../../db/errors";
 import { AppError } from "../../lib/errors";
@@ -144,4 +145,10 @@ export async function updatePreferences(db: Db, userId: string, conversationId: 
     .returning({ userId: members.userId });
   if (!updated.length) await getConversation(db, userId, conversationId);
   return getConversation(db, userId, conversationId);
+}
+
+/** Tells the DM's object (if the DM exists) to reload its rules, e.g. after a block or unblock. */
+export async function dmRulesChanged(env: Env, db: Db, a: string, b: string) {
+  const dm = await db.select({ id: conversations.id }).from(conversations).where(eq(conversations.dmKey, dmKey(a, b))).get();
+  if (dm) await conversationChanged(env, dm.id, { type: "rules" });
 }

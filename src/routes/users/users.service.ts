@@ -87,13 +87,15 @@ export async function relationship(db: Db, me: string, other: string) {
       .orderBy(sql`created_at DESC`),
   ]);
   const isFriend = friend.length > 0;
-  const request = pending[0];
+  const isBlocked = blockRows.some((b) => b.userId === me);
+  // A request they sent while I block them stays hidden from me (and from this view).
+  const request = pending.find((r) => !(isBlocked && r.from === other));
   const friendState = isFriend ? 1 : request ? (request.from === me ? 0 : 4) : 2;
   return {
     friend_state: friendState,
     is_self: false,
     is_friend: isFriend,
-    is_blocked: blockRows.some((b) => b.userId === me),
+    is_blocked: isBlocked,
     blocked_me: blockRows.some((b) => b.userId === other),
     request_id: request?.id ?? null,
     remark: friend[0]?.remark ?? null,
@@ -123,13 +125,6 @@ export async function updateProfile(db: Db, userId: string, input: ProfileInput)
   const [row] = await db.update(users).set(set).where(eq(users.id, userId)).returning();
   if (!row) throw notFound("User");
   return row;
-}
-
-export async function setStatus(db: Db, userId: string, status: UserRow["status"]) {
-  const lastSeen = new Date().toISOString();
-  const [row] = await db.update(users).set({ status, lastSeen }).where(eq(users.id, userId)).returning();
-  if (!row) throw notFound("User");
-  return { id: row.id, status: row.status, last_seen: row.lastSeen };
 }
 
 export async function listUsers(db: Db, limit: number, offset: number) {
