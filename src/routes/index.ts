@@ -1,13 +1,16 @@
+import activationCodeRoutes from "./admin/activation-codes.routes";
 import adminRoutes from "./admin/admin.routes";
 import authRoutes from "./auth/auth.routes";
-import blockRoutes from "./blocks/blocks.routes";
 import conversationRoutes from "./conversations/conversations.routes";
+import messageRoutes from "./messages/messages.routes";
+import blockRoutes from "./blocks/blocks.routes";
 import friendCategoryRoutes from "./friend-categories/friend-categories.routes";
 import friendRoutes from "./friends/friends.routes";
-import messageRoutes from "./messages/messages.routes";
+import groupRoutes from "./groups/groups.routes";
 import notificationRoutes from "./notifications/notifications.routes";
+import roomRoutes from "./rooms/rooms.routes";
 import systemRoutes from "./system/system.routes";
 import userRoutes from "./users/users.routes";
+import workspaceRoutes from "./workspaces/workspaces.routes";
 
 /** Every resource router, mounted under /api/v1 in this order (static paths before parameterised ones). */
-export const routers = [systemRoutes, authRoutes, userRoutes, friendRoutes, blockRoutes, friendCategoryRoutes, notificationRoutes, conversationRoutes, messageRoutes, adminRoutes];
