@@ -18,6 +18,11 @@ export interface Env {
   DELIVERY_PROVIDER: string;
   DELIVERY_HTTP_URL?: string;
   DELIVERY_HTTP_TOKEN?: string;
+  /** Seconds-scale override for tests; production uses 30 s. */
+  WS_AUTH_TIMEOUT_MS?: string;
+  /** Per-connection frame rate (token bucket); defaults 100/s, burst 200. */
+  WS_RATE_PER_SECOND?: string;
+  WS_RATE_BURST?: string;
 }
 
 export type Db = DrizzleD1Database<typeof schema>;

@@ -126,3 +126,78 @@ export async function openDm(a: TestUser, b: TestUser): Promise<string> {
 export async function send(user: TestUser, conversationId: string, body: Record<string, unknown>) {
   return call("POST", `/conversations/${conversationId}/messages`, { token: user.token, body });
 }
+
+export interface Frame {
+  success: boolean;
+  message: string;
+  error?: string;
+  data?: { type: string; [k: string]: any };
+  [k: string]: any;
+}
+
+export interface TestSocket {
+  ws: WebSocket;
+  frames: Frame[];
+  send(frame: unknown): void;
+  /** The first not-yet-taken frame matching `match` (a data.type or a predicate), waiting up to `ms`. */
+  next(match: string | ((f: Frame) => boolean), ms?: number): Promise<Frame>;
+  /** Every frame of a type seen so far (taken or not). */
+  all(type: string): Frame[];
+  closed: Promise<{ code: number; reason: string }>;
+  close(): void;
+}
+
+/** Opens a real WebSocket to /api/v1/ws through the Worker. */
+export async function connect(query = ""): Promise<TestSocket> {
+  const res = await SELF.fetch(`${BASE}/api/v1/ws${query ? `?${query}` : ""}`, { headers: { upgrade: "websocket" } });
+  const ws = res.webSocket;
+  if (!ws) throw new Error(`no websocket: ${res.status} ${await res.text()}`);
+  ws.accept();
+  const frames: Frame[] = [];
+  const taken = new Set<Frame>();
+  let wake: (() => void)[] = [];
+  ws.addEventListener("message", (e) => {
+    frames.push(JSON.parse(e.data as string));
+    const w = wake;
+    wake = [];
+    w.forEach((f) => f());
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.addEventListener("close", (e) => {
+      resolve({ code: e.code, reason: e.reason });
+      const w = wake;
+      wake = [];
+      w.forEach((f) => f());
+    }),
+  );
+  const matches = (match: string | ((f: Frame) => boolean), f: Frame) => (typeof match === "string" ? f.data?.type === match : match(f));
+  return {
+    ws,
+    frames,
+    closed,
+    send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
+    all: (type) => frames.filter((f) => f.data?.type === type),
+    close: () => ws.close(1000, "bye"),
+    async next(match, ms = 3000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const found = frames.find((f) => !taken.has(f) && matches(match, f));
+        if (found) {
+          taken.add(found);
+          return found;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no frame matching ${String(match)}; got ${JSON.stringify(frames.map((f) => f.data?.type ?? f.error))}`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, left);
+          wake.push(() => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+      }
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -21,6 +21,7 @@ export const errorCodes = {
   USER_EXISTS: { status: 409, message: "User already exists" },
   PAYLOAD_TOO_LARGE: { status: 413, message: "Payload too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported media type" },
+  UPGRADE_REQUIRED: { status: 426, message: "Upgrade required" },
   RATE_LIMITED: { status: 429, message: "Too many requests" },
   MISCONFIGURED: { status: 500, message: "Server misconfigured" },
   INTERNAL: { status: 500, message: "Internal server error" },

@@ -15,7 +15,8 @@ export const requestId = createMiddleware<AppEnv>(async (c, next) => {
   c.set("requestId", id);
   const started = Date.now();
   await next();
-  c.header("X-Request-Id", id);
+  // A 101 carries the client's socket; rebuilding that response would drop it.
+  if (c.res.status !== 101) c.header("X-Request-Id", id);
   log(c.res.status >= 500 ? "error" : "info", "request", {
     request_id: id,
     method: c.req.method,

@@ -9,7 +9,33 @@ import { newId } from "../lib/ids";
 import { log } from "../middleware/observability";
 import type { MessageType, MessageViewT, SendMessageInput } from "../routes/messages/messages.schemas";
 import { MessageLog, previewText, type NewMessage, type StoredMessage } from "./message-log";
+import {
+  admitFrame,
+  authenticatedFrame,
+  CloseCodes,
+  errorFrame,
+  messageFrame,
+  newAttachment,
+  pongFrame,
+  rateLimits,
+  safeSend,
+  serverFrame,
+  SYNC_PAGE,
+  targetOf,
+  type ClientFrameT,
+  type SocketAttachment,
+} from "./protocol";
+import { userStub } from "./push";
 import { capture, type Result } from "./result";
+import { relayCall } from "./calls";
+
+/** A frame bound for a user's object: the serialized frame and the connection it came from (not echoed there). */
+export interface PushFrame {
+  data: string;
+  origin?: string;
+}
+
+const PUSH_COALESCE_MS = 2;
 
 const CONFIG_TTL_MS = 15_000;
 const SUMMARY_RETRY_MS = 5_000;
@@ -37,6 +63,8 @@ export interface SendRequest extends SendMessageInput {
   senderId: string;
   /** Internal system notices bypass member checks and operator rules. */
   system?: boolean;
+  /** The connection the message came from: it gets `message_sent`, not `message_received`. */
+  origin?: string;
 }
 
 export interface SendResult {
@@ -46,6 +74,7 @@ export interface SendResult {
 
 interface Pending {
   record: NewMessage;
+  origin?: string;
   resolve: (r: { stored: StoredMessage; duplicate: boolean }) => void;
   reject: (err: unknown) => void;
 }
@@ -66,6 +95,13 @@ export class ConversationDO extends DurableObject<Env> {
   private summaryDirty = false;
   private summaryWriting: Promise<void> | null = null;
   private sendTimes = new Map<string, number[]>();
+  /** Attachments of this object's sockets, mirrored from serializeAttachment (rebuilt lazily after hibernation). */
+  private sockets = new Map<WebSocket, SocketAttachment>();
+  /** Members whose user object reported no open socket: skipped until it says they are back. */
+  private offline = new Set<string>();
+  private subscribers?: Set<string>;
+  private pushQueue = new Map<string, { frames: PushFrame[]; member: boolean }>();
+  private pushScheduled = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -114,6 +150,8 @@ export class ConversationDO extends DurableObject<Env> {
         .where(and(inArray(schema.blocks.userId, ids), inArray(schema.blocks.blockedUserId, ids)));
       for (const r of rows) blockedSenders.add(r.blocked);
     }
+    await this.loadSubscribers();
+    await this.operatorConfig();
     this.state = { id: conv.id, kind: conv.kind, dissolved: conv.dissolvedAt !== null, historyVisible: conv.historyVisible, members, blockedSenders };
     return this.state;
   }
@@ -188,7 +226,7 @@ export class ConversationDO extends DurableObject<Env> {
         reply_to: replyTo,
         created_at: new Date().toISOString(),
       };
-      const { stored, duplicate } = await this.enqueue(record);
+      const { stored, duplicate } = await this.enqueue(record, req.origin);
       return { message: this.viewOne(stored, req.senderId), duplicate };
     });
   }
@@ -219,9 +257,9 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /** Queues a record; everything queued in the same turn is written in one SQLite transaction. */
-  private enqueue(record: NewMessage): Promise<{ stored: StoredMessage; duplicate: boolean }> {
+  private enqueue(record: NewMessage, origin?: string): Promise<{ stored: StoredMessage; duplicate: boolean }> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ record, resolve, reject });
+      this.queue.push({ record, origin, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setTimeout(() => this.flush(), 0);
@@ -259,21 +297,25 @@ export class ConversationDO extends DurableObject<Env> {
     }
     this.lastSeq = seq;
     batch.forEach((p, i) => p.resolve(results[i]));
-    const fresh = results.filter((r) => !r.duplicate).map((r) => r.stored);
-    if (fresh.length) this.deliver(fresh);
+    const fresh = results.map((r, i) => ({ ...r, origin: batch[i].origin })).filter((r) => !r.duplicate);
+    if (fresh.length) this.deliver(fresh.map((r) => ({ stored: r.stored, origin: r.origin })));
   }
 
   /**
-   * The one fan-out point for stored messages: after this, every live listener learns of them and
-   * the conversation summary in D1 catches up.
+   * The one fan-out point for stored messages: this object's own sockets directly (the fast path),
+   * members' user objects coalesced per recipient (full messages up to the configured group size),
+   * subscribers of user connections that joined the room, then the D1 summary.
    */
-  private deliver(messages: StoredMessage[]) {
+  private deliver(messages: { stored: StoredMessage; origin?: string }[]) {
     this.markSummaryDirty();
-    this.onDelivered(messages);
+    const conversationId = this.state!.id;
+    const frames = messages.map(({ stored, origin }) => ({
+      data: messageFrame("message_received", this.log.view(conversationId, stored, [], undefined, stored.reply_to ? this.log.byId(stored.reply_to) : undefined)),
+      origin,
+    }));
+    for (const f of frames) this.toSockets(f.data, f.origin);
+    this.toUsers(frames, true);
   }
-
-  /** Hook for live delivery (sockets, user objects); the realtime layer fills it in. */
-  protected onDelivered(_messages: StoredMessage[]) {}
 
   private viewOne(row: StoredMessage, viewer?: string): MessageViewT {
     return this.log.views(this.state?.id ?? "", [row], viewer)[0];
@@ -286,8 +328,8 @@ export class ConversationDO extends DurableObject<Env> {
     this.summaryWriting ??= this.writeSummaries().finally(() => (this.summaryWriting = null));
   }
 
-  /** Waits until the summary in D1 includes everything stored so far. */
-  async summaryFlushed(): Promise<void> {
+  /** Waits until the summary in D1 includes everything stored so far (REST sends wait for this). */
+  async flushSummary(): Promise<void> {
     while (this.summaryWriting) await this.summaryWriting;
   }
 
@@ -325,7 +367,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!id) return;
     await this.conversation(id);
     this.markSummaryDirty();
-    await this.summaryFlushed();
+    await this.flushSummary();
   }
 
   // ---- reading --------------------------------------------------------------------------------------
@@ -357,16 +399,6 @@ export class ConversationDO extends DurableObject<Env> {
       const state = await this.conversation(conversationId);
       const since = this.since(state, this.member(state, userId));
       return { messages: this.log.views(conversationId, this.log.search(q, since, limit, before), userId) };
-    });
-  }
-
-  /** Messages after `afterSeq` for a member resuming (sync), bounded per call. */
-  async since_(conversationId: string, userId: string, afterSeq: number, limit: number) {
-    return capture(async () => {
-      const state = await this.conversation(conversationId);
-      const since = Math.max(afterSeq, this.since(state, this.member(state, userId)));
-      const rows = this.log.range(since, this.lastSeq, limit + 1);
-      return { messages: this.log.views(conversationId, rows.slice(0, limit), userId), has_more: rows.length > limit, last_seq: this.lastSeq };
     });
   }
 
@@ -444,51 +476,363 @@ export class ConversationDO extends DurableObject<Env> {
   /** A message changed after it was delivered: live listeners hear it, and the summary may need it. */
   private changed(type: string, text: string, view: MessageViewT, extra: Record<string, unknown> = {}) {
     if (view.seq === this.lastSeq) this.markSummaryDirty();
-    this.onChanged(type, text, view, extra);
+    this.broadcast(serverFrame(type, text, { conversation_id: view.conversation_id, message_id: view.id, seq: view.seq, message: view, ...extra }));
   }
-
-  protected onChanged(_type: string, _text: string, _view: MessageViewT, _extra: Record<string, unknown>) {}
 
   // ---- read state ---------------------------------------------------------------------------------------
 
   /** Moves the member's read mark forward (never back, never past the last message) and tells the others. */
-  async markRead(conversationId: string, userId: string, seq: number) {
+  async markRead(conversationId: string, userId: string, seq: number, messageIds: string[] = []) {
     return capture(async () => {
       const state = await this.conversation(conversationId);
       const m = this.member(state, userId);
-      const target = Math.max(0, Math.min(seq, this.lastSeq));
+      const upTo = Math.max(seq, ...messageIds.map((mid) => this.log.byId(mid)?.seq ?? 0));
+      const target = Math.max(0, Math.min(upTo, this.lastSeq));
       const rows = await this.db()
         .update(schema.members)
         .set({ readSeq: sql`max(${schema.members.readSeq}, ${target})` })
         .where(and(eq(schema.members.conversationId, conversationId), eq(schema.members.userId, userId)))
         .returning({ readSeq: schema.members.readSeq });
       const readSeq = rows[0]?.readSeq ?? target;
-      this.onRead(userId, readSeq);
-      return {
+      const result = {
         conversation_id: conversationId,
         read_seq: readSeq,
         last_seq: this.lastSeq,
         unread_count: Math.max(0, this.lastSeq - Math.max(readSeq, this.since(state, m))),
       };
+      this.broadcast(serverFrame("message_read", "Messages read", { conversation_id: conversationId, user_id: userId, seq: readSeq }), undefined, userId);
+      void userStub(this.env, userId)
+        .receive(conversationId, [{ data: serverFrame("unread", "Unread count", result) }], true)
+        .catch(() => undefined);
+      return result;
     });
   }
 
-  protected onRead(_userId: string, _seq: number) {}
-
   // ---- membership -------------------------------------------------------------------------------------
 
-  /** Membership or rules changed in D1: drop the cached copy so the next operation reloads it. */
+  /**
+   * Membership or rules changed in D1: reload the cached copy, and close the sockets of anyone who is
+   * no longer a member (kicked, left, or the conversation is gone).
+   */
   async membersChanged(_change: Record<string, unknown>): Promise<void> {
+    const id = this.state?.id ?? (this.log.exists() ? this.log.getMeta("conversation_id") : null);
     this.state = undefined;
+    if (!id) return;
+    const state = await this.conversation(id).catch(() => undefined);
+    for (const [ws, a] of this.socketEntries()) {
+      if (!state || !state.members.has(a.userId)) ws.close(CloseCodes.removed, "No longer a member of this conversation");
+    }
+    if (state && this.subscribers) {
+      for (const userId of [...this.subscribers]) {
+        if (!state.members.has(userId)) await this.dropSubscriber(userId);
+      }
+    }
   }
 
-  /** Ensures the D1 summary reflects everything stored (REST sends wait for this). */
-  async flushSummary(): Promise<void> {
-    await this.summaryFlushed();
+
+  // ---- live connections -------------------------------------------------------------------------------
+
+  private socketEntries(): [WebSocket, SocketAttachment][] {
+    const live = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+    if (this.sockets.size !== live.length) {
+      const next = new Map<WebSocket, SocketAttachment>();
+      for (const ws of live) next.set(ws, this.sockets.get(ws) ?? (ws.deserializeAttachment() as SocketAttachment));
+      this.sockets = next;
+    }
+    return [...this.sockets];
   }
 
-  lastSequence(): number {
-    return this.lastSeq;
+  private attachment(ws: WebSocket): SocketAttachment {
+    let a = this.sockets.get(ws);
+    if (!a) {
+      a = ws.deserializeAttachment() as SocketAttachment;
+      this.sockets.set(ws, a);
+    }
+    return a;
+  }
+
+  private saveAttachment(ws: WebSocket, a: SocketAttachment) {
+    ws.serializeAttachment(a);
+    this.sockets.set(ws, a);
+  }
+
+  /** Sends one serialized frame to every socket in the room except the one it came from. */
+  private toSockets(data: string, origin?: string, exceptUser?: string) {
+    for (const [ws, a] of this.socketEntries()) {
+      if (a.room && a.connId !== origin && a.userId !== exceptUser) safeSend(ws, data);
+    }
+  }
+
+  private async loadSubscribers(): Promise<Set<string>> {
+    if (!this.subscribers) {
+      const stored = await this.ctx.storage.list<boolean>({ prefix: "sub:" });
+      this.subscribers = new Set([...stored.keys()].map((k) => k.slice(4)));
+    }
+    return this.subscribers;
+  }
+
+  private async dropSubscriber(userId: string) {
+    (await this.loadSubscribers()).delete(userId);
+    await this.ctx.storage.delete(`sub:${userId}`);
+  }
+
+  /**
+   * Queues frames for users' objects: members get every frame (DMs and groups up to
+   * `full_delivery_max_members`, unless known offline), subscribers (user connections that joined
+   * this room) get them for those connections. Coalesced per recipient over a few milliseconds.
+   */
+  private toUsers(frames: PushFrame[], members: boolean, exceptUser?: string) {
+    const state = this.state;
+    if (!state) return;
+    const subscribers = this.subscribers ?? new Set<string>();
+    const limit = this.config?.value.full_delivery_max_members ?? 50;
+    const memberPush = members && (state.kind === "dm" || state.members.size <= limit);
+    const add = (userId: string, member: boolean) => {
+      if (userId === exceptUser) return;
+      const entry = this.pushQueue.get(userId) ?? { frames: [], member: false };
+      entry.frames.push(...frames);
+      entry.member ||= member;
+      this.pushQueue.set(userId, entry);
+    };
+    if (memberPush) for (const userId of state.members.keys()) if (!this.offline.has(userId)) add(userId, true);
+    for (const userId of subscribers) if (!(memberPush && state.members.has(userId) && !this.offline.has(userId))) add(userId, false);
+    if (this.pushQueue.size && !this.pushScheduled) {
+      this.pushScheduled = true;
+      setTimeout(() => void this.flushPushes(), PUSH_COALESCE_MS);
+    }
+  }
+
+  private async flushPushes() {
+    this.pushScheduled = false;
+    const queue = this.pushQueue;
+    this.pushQueue = new Map();
+    const conversationId = this.state?.id;
+    if (!conversationId) return;
+    await Promise.all(
+      [...queue].map(async ([userId, { frames, member }]) => {
+        try {
+          const r = await userStub(this.env, userId).receive(conversationId, frames, member);
+          if (member && r.sockets === 0) this.offline.add(userId);
+          if (!r.inRoom && this.subscribers?.has(userId)) await this.dropSubscriber(userId);
+        } catch (err) {
+          log("warn", "push to user failed", { conversation_id: conversationId, user_id: userId, error: String(err) });
+        }
+      }),
+    );
+  }
+
+  /** An ephemeral event (typing, joins, reads, edits): to the room's sockets and to users' objects. */
+  private broadcast(data: string, origin?: string, exceptUser?: string, members = true) {
+    this.toSockets(data, origin, exceptUser);
+    this.toUsers([{ data, origin }], members, exceptUser);
+  }
+
+  /** The user's object reports them online again: resume pushing to them. */
+  async presence(userId: string, online: boolean) {
+    if (online) this.offline.delete(userId);
+    else this.offline.add(userId);
+  }
+
+  /** A user connection joined this room with join_room: it gets the room's live traffic through the user's object. */
+  async subscribe(conversationId: string, userId: string, connId: string) {
+    return capture(async () => {
+      const state = await this.conversation(conversationId);
+      const m = this.member(state, userId);
+      (await this.loadSubscribers()).add(userId);
+      this.offline.delete(userId);
+      await this.ctx.storage.put(`sub:${userId}`, true);
+      this.broadcast(serverFrame("user_joined", "User joined room", { user_id: userId, username: m.username, room_id: conversationId, conversation_id: conversationId }), connId, undefined, false);
+      return { room_id: conversationId, user_id: userId, username: m.username };
+    });
+  }
+
+  /** A user connection left the room (or closed); `stillSubscribed` when another of the user's connections remains in it. */
+  async unsubscribe(conversationId: string, userId: string, connId: string, stillSubscribed: boolean) {
+    return capture(async () => {
+      const state = await this.conversation(conversationId);
+      if (!stillSubscribed) await this.dropSubscriber(userId);
+      const username = state.members.get(userId)?.username ?? "";
+      this.broadcast(serverFrame("user_left", "User left room", { user_id: userId, username, room_id: conversationId, conversation_id: conversationId }), connId, undefined, false);
+      return { room_id: conversationId, user_id: userId };
+    });
+  }
+
+  async typing(conversationId: string, userId: string, isTyping: boolean, origin?: string) {
+    return capture(async () => {
+      const state = await this.conversation(conversationId);
+      const m = this.member(state, userId);
+      this.broadcast(serverFrame("typing", "Typing", { conversation_id: conversationId, user_id: userId, username: m.username, is_typing: isTyping }), origin, userId);
+      return { ok: true };
+    });
+  }
+
+  /** Everything after `afterSeq` that the member may read, as replay frames (bounded pages). */
+  async replay(conversationId: string, userId: string, afterSeq: number) {
+    return capture(async () => {
+      const state = await this.conversation(conversationId);
+      const since = Math.max(afterSeq, this.since(state, this.member(state, userId)));
+      const rows = this.log.range(since, this.lastSeq, SYNC_PAGE + 1);
+      const page = rows.slice(0, SYNC_PAGE);
+      return {
+        frames: this.log.views(conversationId, page, userId).map((v) => messageFrame("message_received", v, { replay: true })),
+        next: page.length ? page[page.length - 1].seq : since,
+        has_more: rows.length > SYNC_PAGE,
+        last_seq: this.lastSeq,
+      };
+    });
+  }
+
+  /** Accepts a conversation-bound socket; the Worker has verified the token and the right to read. */
+  async fetch(request: Request): Promise<Response> {
+    const userId = request.headers.get("x-edge-user-id");
+    const username = request.headers.get("x-edge-username") ?? "";
+    const deviceId = request.headers.get("x-edge-device-id") ?? "default";
+    const conversationId = request.headers.get("x-edge-conversation-id");
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !conversationId) {
+      return new Response("Expected a WebSocket upgrade from the edge-im Worker", { status: 426 });
+    }
+    const state = await this.conversation(conversationId);
+    if (!state.members.has(userId)) return new Response("Not a member", { status: 403 });
+    for (const old of this.ctx.getWebSockets(`dev:${userId}:${deviceId}`)) old.close(CloseCodes.replaced, "Replaced by a new connection from the same device");
+    const [client, server] = Object.values(new WebSocketPair());
+    const a = newAttachment(userId, username, deviceId, conversationId, rateLimits(this.env));
+    this.ctx.acceptWebSocket(server, [`user:${userId}`, `dev:${userId}:${deviceId}`]);
+    this.saveAttachment(server, a);
+    server.send(authenticatedFrame(userId, username, conversationId));
+    this.broadcast(serverFrame("user_joined", "User joined room", { user_id: userId, username, room_id: conversationId, conversation_id: conversationId }), a.connId, undefined, false);
+    void userStub(this.env, userId).remoteOpened(userId, `${conversationId}:${a.connId}`).catch(() => undefined);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
+    const frame = admitFrame(ws, raw, rateLimits(this.env));
+    if (!frame) return;
+    const a = this.attachment(ws);
+    Object.assign(a, ws.deserializeAttachment());
+    try {
+      await this.handleFrame(ws, a, frame);
+    } catch (err) {
+      log("error", "conversation socket frame failed", { error: String(err), type: frame.type });
+      safeSend(ws, errorFrame("Internal error"));
+    }
+  }
+
+  private async handleFrame(ws: WebSocket, a: SocketAttachment, frame: ClientFrameT) {
+    const state = this.state ?? (await this.conversation(this.log.getMeta("conversation_id")!));
+    const id = state.id;
+    const target = "conversation_id" in frame || "room_id" in frame ? targetOf(frame as { conversation_id?: string; room_id?: string }) : undefined;
+    if (target && target !== id && frame.type !== "call") {
+      safeSend(ws, errorFrame(`This connection is bound to ${id}; use a user connection for other conversations`));
+      return;
+    }
+    switch (frame.type) {
+      case "auth":
+        safeSend(ws, authenticatedFrame(a.userId, a.username, id));
+        return;
+      case "ping":
+        safeSend(ws, pongFrame());
+        return;
+      case "join_room": {
+        const wasOut = a.room === null;
+        a.room = id;
+        this.saveAttachment(ws, a);
+        safeSend(ws, serverFrame("room_joined", "Room joined successfully", { room_id: id, conversation_id: id, user_id: a.userId }));
+        if (wasOut) this.broadcast(serverFrame("user_joined", "User joined room", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
+        return;
+      }
+      case "leave_room": {
+        if (!a.room) {
+          safeSend(ws, errorFrame("You are not in any room"));
+          return;
+        }
+        a.room = null;
+        this.saveAttachment(ws, a);
+        safeSend(ws, serverFrame("room_left", "Room left successfully", { room_id: id, conversation_id: id, user_id: a.userId }));
+        this.broadcast(serverFrame("user_left", "User left room", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
+        return;
+      }
+      case "send_message": {
+        if (!a.room) {
+          safeSend(ws, errorFrame("You are not in any room"));
+          return;
+        }
+        const result = await this.send({
+          conversationId: id,
+          senderId: a.userId,
+          type: frame.message_type ?? "text",
+          content: frame.content,
+          payload: frame.payload,
+          attachments: frame.attachments,
+          client_id: frame.client_id,
+          reply_to: frame.reply_to,
+          origin: a.connId,
+        });
+        safeSend(ws, result.ok ? messageFrame("message_sent", result.value.message, { duplicate: result.value.duplicate }) : errorFrame(result.error, "Failed to send message", { code: result.code, client_id: frame.client_id }));
+        return;
+      }
+      case "typing":
+        this.broadcast(serverFrame("typing", "Typing", { conversation_id: id, user_id: a.userId, username: a.username, is_typing: frame.is_typing }), a.connId, a.userId);
+        return;
+      case "mark_read": {
+        const result = await this.markRead(id, a.userId, frame.seq ?? 0, frame.message_ids);
+        safeSend(ws, result.ok ? serverFrame("unread", "Unread count", result.value) : errorFrame(result.error));
+        return;
+      }
+      case "status_update": {
+        const r = await userStub(this.env, a.userId).setStatus(a.userId, frame.status);
+        safeSend(ws, serverFrame("status_updated", "Status updated", r));
+        return;
+      }
+      case "sync": {
+        for (const [cid, after] of Object.entries(frame.cursors)) {
+          if (cid !== id) {
+            safeSend(ws, errorFrame(`This connection is bound to ${id}; sync other conversations on a user connection`));
+            continue;
+          }
+          let cursor = after;
+          for (;;) {
+            const r = await this.replay(id, a.userId, cursor);
+            if (!r.ok) {
+              safeSend(ws, errorFrame(r.error));
+              break;
+            }
+            for (const f of r.value.frames) safeSend(ws, f);
+            cursor = r.value.next;
+            if (!r.value.has_more) break;
+          }
+        }
+        safeSend(ws, serverFrame("sync_done", "Sync complete", { conversations: { [id]: this.lastSeq } }));
+        return;
+      }
+      case "call": {
+        const r = await relayCall(this.env, a.userId, a.username, frame, a.connId);
+        safeSend(ws, r.ok ? serverFrame("call_sent", "Call signal sent", r.value) : errorFrame(r.error));
+        return;
+      }
+    }
+  }
+
+  async webSocketClose(ws: WebSocket, code: number) {
+    this.closed(ws);
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
+    } catch {
+      // already closed
+    }
+  }
+
+  async webSocketError(ws: WebSocket) {
+    this.closed(ws);
+  }
+
+  private closed(ws: WebSocket) {
+    const a = this.sockets.get(ws) ?? (ws.deserializeAttachment() as SocketAttachment | null);
+    this.sockets.delete(ws);
+    if (!a) return;
+    const id = a.room ?? this.state?.id ?? (this.log.exists() ? this.log.getMeta("conversation_id") : null);
+    if (a.room && id) {
+      this.broadcast(serverFrame("user_left", "User left room", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
+    }
+    if (id) void userStub(this.env, a.userId).remoteClosed(a.userId, `${id}:${a.connId}`).catch(() => undefined);
   }
 }
-

@@ -1,21 +1,355 @@
 import { DurableObject } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import * as schema from "../db/schema";
 import type { Env } from "../env";
-import type { ServerFrame } from "./push";
+import { loadConfig } from "../lib/config";
+import { randomSecret } from "../lib/crypto";
+import { log } from "../middleware/observability";
+import { validateAttachments } from "../routes/messages/messages.service";
+import { relayCall } from "./calls";
+import type { PushFrame } from "./conversation-do";
+import { ensureRoomMember } from "./membership";
+import {
+  admitFrame,
+  authenticatedFrame,
+  CloseCodes,
+  errorFrame,
+  messageFrame,
+  newAttachment,
+  pongFrame,
+  rateLimits,
+  safeSend,
+  serverFrame,
+  targetOf,
+  type ClientFrameT,
+  type SocketAttachment,
+} from "./protocol";
+import { conversationStub, frame, pushToUsers, type ServerFrame } from "./push";
 
-/** One per user: the sockets of all the user's devices, presence and pushes. */
+type Status = "ONLINE" | "AWAY" | "BUSY" | "OFFLINE";
+const TICKET_TTL_MS = 60_000;
+
+/**
+ * One per user: the WebSockets of all the user's devices (hibernatable), presence, and every push
+ * meant for the user: messages of their DMs and small groups, rooms their connections joined,
+ * notifications, unread updates and call signalling.
+ */
 export class UserDO extends DurableObject<Env> {
-  /** Sends frames to every socket of this user that is open. */
+  private sockets = new Map<WebSocket, SocketAttachment>();
+
+  private db() {
+    return drizzle(this.env.DB, { schema });
+  }
+
+  private entries(): [WebSocket, SocketAttachment][] {
+    const live = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+    if (this.sockets.size !== live.length) {
+      const next = new Map<WebSocket, SocketAttachment>();
+      for (const ws of live) next.set(ws, this.sockets.get(ws) ?? (ws.deserializeAttachment() as SocketAttachment));
+      this.sockets = next;
+    }
+    return [...this.sockets];
+  }
+
+  private save(ws: WebSocket, a: SocketAttachment) {
+    ws.serializeAttachment(a);
+    this.sockets.set(ws, a);
+  }
+
+  // ---- pushes from the rest of the system ------------------------------------------------------------
+
+  /** Sends notification-style frames to every open socket of this user. */
   async deliver(frames: ServerFrame[]): Promise<number> {
-    const sockets = this.ctx.getWebSockets();
-    for (const ws of sockets) {
-      for (const f of frames) {
-        try {
-          ws.send(JSON.stringify(f));
-        } catch {
-          // a socket closing under us is dropped by its close handler
+    const entries = this.entries();
+    const data = frames.map((f) => JSON.stringify(f));
+    for (const [ws] of entries) for (const d of data) safeSend(ws, d);
+    return entries.length;
+  }
+
+  /**
+   * Frames from a conversation: every socket gets them when `member` (DMs, small groups), otherwise
+   * only sockets that joined that room; never the connection a frame came from. A conversation that
+   * finds nobody here is remembered and told when the user is back.
+   */
+  async receive(conversationId: string, frames: PushFrame[], member: boolean): Promise<{ sockets: number; inRoom: boolean }> {
+    const entries = this.entries();
+    let inRoom = false;
+    for (const [ws, a] of entries) {
+      const here = a.room === conversationId;
+      inRoom ||= here;
+      if (!member && !here) continue;
+      for (const f of frames) if (f.origin !== a.connId) safeSend(ws, f.data);
+    }
+    if (!entries.length && member) await this.ctx.storage.put(`watch:${conversationId}`, true);
+    return { sockets: entries.length, inRoom };
+  }
+
+  // ---- presence ------------------------------------------------------------------------------------
+
+  /** A conversation-bound socket of this user opened or closed elsewhere: it counts toward presence. */
+  async remoteOpened(userId: string, key: string) {
+    await this.ctx.storage.put(`remote:${key}`, Date.now());
+    await this.refreshPresence(userId);
+  }
+
+  async remoteClosed(userId: string, key: string) {
+    await this.ctx.storage.delete(`remote:${key}`);
+    await this.refreshPresence(userId);
+  }
+
+  private async refreshPresence(userId: string) {
+    const remote = await this.ctx.storage.list({ prefix: "remote:" });
+    const local = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN).length;
+    const online = local + remote.size > 0;
+    const was = (await this.ctx.storage.get<boolean>("online")) ?? false;
+    if (online === was) return;
+    await this.ctx.storage.put("online", online);
+    if (online) {
+      const watchers = await this.ctx.storage.list({ prefix: "watch:" });
+      await this.ctx.storage.delete([...watchers.keys()]);
+      await Promise.all([...watchers.keys()].map((k) => conversationStub(this.env, k.slice(6)).presence(userId, true).catch(() => undefined)));
+    }
+    const explicit = await this.ctx.storage.get<Status>("explicit_status");
+    await this.publishStatus(userId, online ? (explicit ?? "ONLINE") : "OFFLINE");
+  }
+
+  /** Explicit status (REST or status_update): AWAY/BUSY stick while connected; ONLINE clears them. */
+  async setStatus(userId: string, status: Status) {
+    if (status === "ONLINE") await this.ctx.storage.delete("explicit_status");
+    else await this.ctx.storage.put("explicit_status", status);
+    return this.publishStatus(userId, status);
+  }
+
+  private async publishStatus(userId: string, status: Status) {
+    const db = this.db();
+    const lastSeen = new Date().toISOString();
+    await db.update(schema.users).set({ status, lastSeen }).where(eq(schema.users.id, userId));
+    const [config, friends] = await Promise.all([
+      loadConfig(db),
+      db.select({ id: schema.friendships.friendId }).from(schema.friendships).where(eq(schema.friendships.userId, userId)),
+    ]);
+    if (config.display_online_status && friends.length) {
+      await pushToUsers(
+        this.env,
+        friends.map((f) => f.id),
+        [frame("user_status", "User status changed", { user_id: userId, status, last_seen: lastSeen })],
+      ).catch((err) => log("warn", "status push failed", { user_id: userId, error: String(err) }));
+    }
+    return { id: userId, status, last_seen: lastSeen };
+  }
+
+  // ---- connect tickets -----------------------------------------------------------------------------
+
+  /** A single-use ticket (60 s) for `?ticket=`, so access tokens stay out of URLs and logs. */
+  async issueTicket(userId: string, username: string) {
+    const secret = randomSecret(24);
+    await this.ctx.storage.put(`ticket:${secret}`, { userId, username, expires: Date.now() + TICKET_TTL_MS });
+    await this.ctx.storage.setAlarm(Date.now() + TICKET_TTL_MS + 1000);
+    return { ticket: `${userId}.${secret}`, expires_in: TICKET_TTL_MS / 1000 };
+  }
+
+  async consumeTicket(secret: string): Promise<{ userId: string; username: string } | null> {
+    const key = `ticket:${secret}`;
+    const t = await this.ctx.storage.get<{ userId: string; username: string; expires: number }>(key);
+    if (!t) return null;
+    await this.ctx.storage.delete(key);
+    return t.expires > Date.now() ? { userId: t.userId, username: t.username } : null;
+  }
+
+  /** Sweeps expired tickets. */
+  async alarm() {
+    const now = Date.now();
+    const tickets = await this.ctx.storage.list<{ expires: number }>({ prefix: "ticket:" });
+    const expired = [...tickets].filter(([, t]) => t.expires <= now).map(([k]) => k);
+    if (expired.length) await this.ctx.storage.delete(expired);
+    if (tickets.size > expired.length) await this.ctx.storage.setAlarm(now + TICKET_TTL_MS);
+  }
+
+  // ---- user connections ------------------------------------------------------------------------------
+
+  /** Accepts a user connection; the Worker has verified the token. */
+  async fetch(request: Request): Promise<Response> {
+    const userId = request.headers.get("x-edge-user-id");
+    const username = request.headers.get("x-edge-username") ?? "";
+    const deviceId = request.headers.get("x-edge-device-id") ?? "default";
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId) {
+      return new Response("Expected a WebSocket upgrade from the edge-im Worker", { status: 426 });
+    }
+    for (const old of this.ctx.getWebSockets(`dev:${deviceId}`)) old.close(CloseCodes.replaced, "Replaced by a new connection from the same device");
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server, [`dev:${deviceId}`]);
+    this.save(server, newAttachment(userId, username, deviceId, null, rateLimits(this.env)));
+    server.send(authenticatedFrame(userId, username));
+    await this.refreshPresence(userId);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
+    const frame = admitFrame(ws, raw, rateLimits(this.env));
+    if (!frame) return;
+    const a = ws.deserializeAttachment() as SocketAttachment;
+    this.sockets.set(ws, a);
+    try {
+      await this.handleFrame(ws, a, frame);
+    } catch (err) {
+      log("error", "user socket frame failed", { error: String(err), type: frame.type });
+      safeSend(ws, errorFrame("Internal error"));
+    }
+  }
+
+  private async leaveRoom(ws: WebSocket, a: SocketAttachment) {
+    const room = a.room;
+    if (!room) return;
+    a.room = null;
+    this.save(ws, a);
+    const still = this.entries().some(([other, o]) => other !== ws && o.room === room);
+    await conversationStub(this.env, room).unsubscribe(room, a.userId, a.connId, still);
+  }
+
+  private async handleFrame(ws: WebSocket, a: SocketAttachment, frame: ClientFrameT) {
+    const target = "conversation_id" in frame || "room_id" in frame ? targetOf(frame as { conversation_id?: string; room_id?: string }) : undefined;
+    switch (frame.type) {
+      case "auth":
+        safeSend(ws, authenticatedFrame(a.userId, a.username));
+        return;
+      case "ping":
+        safeSend(ws, pongFrame());
+        return;
+      case "join_room": {
+        if (!target) {
+          safeSend(ws, errorFrame("room_id is required"));
+          return;
         }
+        if (a.room && a.room !== target) {
+          const previous = a.room;
+          await this.leaveRoom(ws, a);
+          safeSend(ws, serverFrame("room_left", "Room left successfully", { room_id: previous, conversation_id: previous, user_id: a.userId }));
+        }
+        const joined = await ensureRoomMember(this.env, target, a.userId);
+        if (!joined.ok) {
+          safeSend(ws, errorFrame(joined.error));
+          return;
+        }
+        const r = await conversationStub(this.env, target).subscribe(target, a.userId, a.connId);
+        if (!r.ok) {
+          safeSend(ws, errorFrame(r.error));
+          return;
+        }
+        a.room = target;
+        this.save(ws, a);
+        safeSend(ws, serverFrame("room_joined", "Room joined successfully", { room_id: target, conversation_id: target, user_id: a.userId }));
+        return;
+      }
+      case "leave_room": {
+        if (!a.room) {
+          safeSend(ws, errorFrame("You are not in any room"));
+          return;
+        }
+        const room = a.room;
+        await this.leaveRoom(ws, a);
+        safeSend(ws, serverFrame("room_left", "Room left successfully", { room_id: room, conversation_id: room, user_id: a.userId }));
+        return;
+      }
+      case "send_message": {
+        const conversationId = target ?? a.room;
+        if (!conversationId) {
+          safeSend(ws, errorFrame("You are not in any room"));
+          return;
+        }
+        const input = { type: frame.message_type ?? ("text" as const), attachments: frame.attachments };
+        try {
+          await validateAttachments(this.db(), a.userId, input);
+        } catch (err) {
+          safeSend(ws, errorFrame(err instanceof Error ? err.message : String(err), "Failed to send message", { client_id: frame.client_id }));
+          return;
+        }
+        const r = await conversationStub(this.env, conversationId).send({
+          conversationId,
+          senderId: a.userId,
+          type: input.type,
+          content: frame.content,
+          payload: frame.payload,
+          attachments: frame.attachments,
+          client_id: frame.client_id,
+          reply_to: frame.reply_to,
+          origin: a.connId,
+        });
+        safeSend(ws, r.ok ? messageFrame("message_sent", r.value.message, { duplicate: r.value.duplicate }) : errorFrame(r.error, "Failed to send message", { code: r.code, client_id: frame.client_id }));
+        return;
+      }
+      case "typing": {
+        const conversationId = target ?? a.room;
+        if (!conversationId) {
+          safeSend(ws, errorFrame("You are not in any room"));
+          return;
+        }
+        const r = await conversationStub(this.env, conversationId).typing(conversationId, a.userId, frame.is_typing, a.connId);
+        if (!r.ok) safeSend(ws, errorFrame(r.error));
+        return;
+      }
+      case "mark_read": {
+        const conversationId = target ?? a.room;
+        if (!conversationId) {
+          safeSend(ws, errorFrame("conversation_id is required"));
+          return;
+        }
+        const r = await conversationStub(this.env, conversationId).markRead(conversationId, a.userId, frame.seq ?? 0, frame.message_ids);
+        if (!r.ok) safeSend(ws, errorFrame(r.error));
+        return;
+      }
+      case "status_update":
+        safeSend(ws, serverFrame("status_updated", "Status updated", await this.setStatus(a.userId, frame.status)));
+        return;
+      case "sync": {
+        const done: Record<string, number> = {};
+        for (const [conversationId, after] of Object.entries(frame.cursors)) {
+          let cursor = after;
+          for (;;) {
+            const r = await conversationStub(this.env, conversationId).replay(conversationId, a.userId, cursor);
+            if (!r.ok) {
+              safeSend(ws, errorFrame(`${conversationId}: ${r.error}`));
+              break;
+            }
+            for (const f of r.value.frames) safeSend(ws, f);
+            cursor = r.value.next;
+            done[conversationId] = r.value.last_seq;
+            if (!r.value.has_more) break;
+          }
+        }
+        safeSend(ws, serverFrame("sync_done", "Sync complete", { conversations: done }));
+        return;
+      }
+      case "call": {
+        const r = await relayCall(this.env, a.userId, a.username, frame, a.connId);
+        safeSend(ws, r.ok ? serverFrame("call_sent", "Call signal sent", r.value) : errorFrame(r.error));
+        return;
       }
     }
-    return sockets.length;
+  }
+
+  async webSocketClose(ws: WebSocket, code: number) {
+    await this.closed(ws);
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
+    } catch {
+      // already closed
+    }
+  }
+
+  async webSocketError(ws: WebSocket) {
+    await this.closed(ws);
+  }
+
+  private async closed(ws: WebSocket) {
+    const a = (this.sockets.get(ws) ?? ws.deserializeAttachment()) as SocketAttachment | null;
+    this.sockets.delete(ws);
+    if (!a) return;
+    if (a.room) {
+      const room = a.room;
+      const still = this.entries().some(([other, o]) => other !== ws && o.room === room);
+      await conversationStub(this.env, room).unsubscribe(room, a.userId, a.connId, still).catch(() => undefined);
+    }
+    await this.refreshPresence(a.userId);
   }
 }

@@ -27,6 +27,17 @@ describe("direct conversations", () => {
     expectError(await call("POST", "/conversations/dm", { token: a.token, body: { user_id: c.id } }), 403);
   });
 
+  it("blocking through the API takes effect in the DM at once, and unblocking lifts it", async () => {
+    const a = await signup();
+    const b = await signup();
+    const id = await openDm(a, b);
+    expect((await send(a, id, { content: "hi" })).status).toBe(201);
+    expect((await call("POST", "/blocks", { token: b.token, body: { user_id: a.id } })).status).toBe(201);
+    expectError(await send(a, id, { content: "are you there?" }), 403, "FORBIDDEN");
+    expect((await call("DELETE", `/blocks/${a.id}`, { token: b.token })).status).toBe(200);
+    expect((await send(a, id, { content: "thanks" })).status).toBe(201);
+  });
+
   it("a blocked sender cannot post into an existing DM", async () => {
     const a = await signup();
     const b = await signup();

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../../middleware/auth";
 import { getConfig } from "../../middleware/context";
 import { bearer, createRouter, envelope, errors, jsonBody, ok } from "../../lib/openapi";
+import { userStub } from "../../realtime/push";
 import { changePassword } from "../auth/auth.service";
 import { Password, PrivateUser, ProfileUpdate, PublicUser, Relationship, Status, UserId } from "./users.schemas";
 import * as users from "./users.service";
@@ -68,14 +69,14 @@ router.openapi(
     path: "/users/me/status",
     tags,
     security: bearer,
-    summary: "Set my presence status",
+    summary: "Set my presence status; friends hear it live (AWAY/BUSY stick while connected, ONLINE clears them)",
     request: { body: jsonBody(z.object({ status: Status }).strict()) },
     responses: {
       200: envelope(z.object({ id: z.string(), status: Status, last_seen: z.string().nullable() })),
       ...errors(401, 415),
     },
   }),
-  async (c) => ok(c, "Status updated", await users.setStatus(c.var.db, c.var.user.id, c.req.valid("json").status)),
+  async (c) => ok(c, "Status updated", await userStub(c.env, c.var.user.id).setStatus(c.var.user.id, c.req.valid("json").status)),
 );
 
 router.openapi(

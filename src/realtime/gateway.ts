@@ -1,0 +1,177 @@
+import { drizzle } from "drizzle-orm/d1";
+import * as schema from "../db/schema";
+import type { Env } from "../env";
+import { AppError } from "../lib/errors";
+import { verifyAccessToken } from "../lib/jwt";
+import { log } from "../middleware/observability";
+import { membership } from "../routes/conversations/conversations.service";
+import { ensureRoomMember } from "./membership";
+import { CloseCodes, errorFrame, pongFrame } from "./protocol";
+import { conversationStub, userStub } from "./push";
+
+export interface Identity {
+  userId: string;
+  username: string;
+}
+
+export interface Binding {
+  deviceId: string;
+  /** The conversation a bound connection watches; none for a user connection. */
+  conversationId?: string;
+}
+
+const AUTH_FAILED = errorFrame("Invalid or expired token", "Authentication failed");
+
+/** Checks the right to read a bound conversation (joining an open room first, as seed 001's join_room does). */
+async function authorizeBinding(env: Env, identity: Identity, binding: Binding): Promise<string | null> {
+  if (!binding.conversationId) return null;
+  const joined = await ensureRoomMember(env, binding.conversationId, identity.userId);
+  if (!joined.ok) return joined.error;
+  const db = drizzle(env.DB, { schema });
+  return (await membership(db, binding.conversationId, identity.userId)) ? null : "You are not a member of this conversation";
+}
+
+function upstreamRequest(url: string, identity: Identity, binding: Binding, from?: Request) {
+  const headers = new Headers();
+  for (const name of ["upgrade", "sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions"]) {
+    const v = from?.headers.get(name);
+    if (v) headers.set(name, v);
+  }
+  headers.set("upgrade", "websocket");
+  headers.set("x-edge-user-id", identity.userId);
+  headers.set("x-edge-username", identity.username);
+  headers.set("x-edge-device-id", binding.deviceId);
+  if (binding.conversationId) headers.set("x-edge-conversation-id", binding.conversationId);
+  return new Request(url, { headers });
+}
+
+function target(env: Env, identity: Identity, binding: Binding) {
+  return binding.conversationId ? conversationStub(env, binding.conversationId) : userStub(env, identity.userId);
+}
+
+/** A socket the Worker accepts only to say why it is refused, then closes. */
+export function refuse(frame: string, code: number, reason: string): Response {
+  const [client, server] = Object.values(new WebSocketPair());
+  server.accept();
+  server.send(frame);
+  server.close(code, reason);
+  return new Response(null, { status: 101, webSocket: client });
+}
+
+/** Authenticated at connect: hand the client's socket to the object that owns it (user or conversation). */
+export async function handOff(env: Env, request: Request, identity: Identity, binding: Binding): Promise<Response> {
+  const denied = await authorizeBinding(env, identity, binding);
+  if (denied) return refuse(errorFrame(denied), CloseCodes.removed, "Not allowed");
+  return target(env, identity, binding).fetch(upstreamRequest(request.url, identity, binding, request));
+}
+
+/**
+ * Seed 001 clients connect without a token and send `{"type":"auth","token":…}` first. The Worker
+ * holds such a socket until that frame names the user (30 s), then opens the same kind of
+ * connection to the owning object and relays frames both ways for the socket's life.
+ */
+export function holdForAuth(env: Env, request: Request, binding: Binding, timeoutMs: number): Response {
+  const [client, server] = Object.values(new WebSocketPair());
+  server.accept();
+  let upstream: WebSocket | null = null;
+  let authenticating = false;
+  const backlog: (string | ArrayBuffer)[] = [];
+  const timer = setTimeout(() => {
+    if (upstream || authenticating) return;
+    server.send(errorFrame("Authentication timeout: send {\"type\":\"auth\",\"token\":…} within 30 seconds", "Authentication failed"));
+    server.close(CloseCodes.authTimeout, "Authentication timeout");
+  }, timeoutMs);
+
+  const connect = async (token: string) => {
+    authenticating = true;
+    let identity: Identity;
+    try {
+      const claims = await verifyAccessToken(env, token);
+      identity = { userId: claims.sub, username: claims.username };
+    } catch (err) {
+      if (!(err instanceof AppError)) log("error", "ws auth failed", { error: String(err) });
+      server.send(AUTH_FAILED);
+      server.close(CloseCodes.authFailed, "Authentication failed");
+      return;
+    }
+    const denied = await authorizeBinding(env, identity, binding);
+    if (denied) {
+      server.send(errorFrame(denied));
+      server.close(CloseCodes.removed, "Not allowed");
+      return;
+    }
+    const res = await target(env, identity, binding).fetch(upstreamRequest(request.url, identity, binding));
+    const ws = res.webSocket;
+    if (!ws) {
+      server.send(errorFrame("Could not open the connection"));
+      server.close(1011, "Upstream refused");
+      return;
+    }
+    ws.accept();
+    ws.addEventListener("message", (e) => {
+      try {
+        server.send(e.data);
+      } catch {
+        // client gone; its close event tears down upstream
+      }
+    });
+    ws.addEventListener("close", (e) => {
+      try {
+        server.close(e.code === 1005 || e.code === 1006 ? 1000 : e.code, e.reason);
+      } catch {
+        // already closed
+      }
+    });
+    upstream = ws;
+    clearTimeout(timer);
+    for (const m of backlog.splice(0)) ws.send(m);
+  };
+
+  server.addEventListener("message", (e) => {
+    if (upstream) {
+      upstream.send(e.data);
+      return;
+    }
+    if (authenticating) {
+      backlog.push(e.data);
+      return;
+    }
+    let parsed: { type?: unknown; token?: unknown; data?: { token?: unknown } } | null = null;
+    try {
+      parsed = typeof e.data === "string" ? JSON.parse(e.data) : null;
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || typeof parsed !== "object") {
+      server.send(errorFrame("Invalid JSON format"));
+      return;
+    }
+    if (parsed.type === "ping") {
+      server.send(pongFrame());
+      return;
+    }
+    const token = parsed.token ?? parsed.data?.token;
+    if (parsed.type !== "auth" || typeof token !== "string") {
+      server.send(errorFrame("Authentication required: send {\"type\":\"auth\",\"token\":…} first", "Authentication required"));
+      return;
+    }
+    void connect(token).catch((err) => {
+      log("error", "ws hand-off failed", { error: String(err) });
+      try {
+        server.send(errorFrame("Internal error"));
+        server.close(1011, "Internal error");
+      } catch {
+        // already closed
+      }
+    });
+  });
+  server.addEventListener("close", (e) => {
+    clearTimeout(timer);
+    try {
+      upstream?.close(e.code === 1005 || e.code === 1006 ? 1000 : e.code, e.reason);
+    } catch {
+      // already closed
+    }
+  });
+  return new Response(null, { status: 101, webSocket: client });
+}
