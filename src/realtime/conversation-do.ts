@@ -27,6 +27,7 @@ import {
 } from "./protocol";
 import { userStub } from "./push";
 import { capture, type Result } from "./result";
+import { finishClose, replayInto, SocketSet } from "./sockets";
 import { relayCall } from "./calls";
 
 /** A frame bound for a user's object: the serialized frame and the connection it came from (not echoed there). */
@@ -96,7 +97,7 @@ export class ConversationDO extends DurableObject<Env> {
   private summaryWriting: Promise<void> | null = null;
   private sendTimes = new Map<string, number[]>();
   /** Attachments of this object's sockets, mirrored from serializeAttachment (rebuilt lazily after hibernation). */
-  private sockets = new Map<WebSocket, SocketAttachment>();
+  private sockets: SocketSet;
   /** Members whose user object reported no open socket: skipped until it says they are back. */
   private offline = new Set<string>();
   private subscribers?: Set<string>;
@@ -106,6 +107,7 @@ export class ConversationDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.log = new MessageLog(ctx.storage.sql);
+    this.sockets = new SocketSet(ctx);
     this.lastSeq = this.log.exists() ? this.log.lastSeq() : 0;
   }
 
@@ -154,6 +156,11 @@ export class ConversationDO extends DurableObject<Env> {
     await this.operatorConfig();
     this.state = { id: conv.id, kind: conv.kind, dissolved: conv.dissolvedAt !== null, historyVisible: conv.historyVisible, members, blockedSenders };
     return this.state;
+  }
+
+  private async exists(conversationId: string): Promise<boolean> {
+    const row = await this.db().select({ id: schema.conversations.id }).from(schema.conversations).where(eq(schema.conversations.id, conversationId)).get();
+    return !!row;
   }
 
   private async operatorConfig(): Promise<Config> {
@@ -519,8 +526,15 @@ export class ConversationDO extends DurableObject<Env> {
     this.state = undefined;
     if (!id) return;
     const state = await this.conversation(id).catch(() => undefined);
-    for (const [ws, a] of this.socketEntries()) {
+    for (const [ws, a] of this.sockets.entries()) {
       if (!state || !state.members.has(a.userId)) ws.close(CloseCodes.removed, "No longer a member of this conversation");
+    }
+    if (!state && !(await this.exists(id))) {
+      // The conversation was deleted (a room's creator deleted it): its history goes with it.
+      await this.ctx.storage.deleteAll();
+      this.lastSeq = 0;
+      this.subscribers = undefined;
+      return;
     }
     if (state && this.subscribers) {
       for (const userId of [...this.subscribers]) {
@@ -532,33 +546,9 @@ export class ConversationDO extends DurableObject<Env> {
 
   // ---- live connections -------------------------------------------------------------------------------
 
-  private socketEntries(): [WebSocket, SocketAttachment][] {
-    const live = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
-    if (this.sockets.size !== live.length) {
-      const next = new Map<WebSocket, SocketAttachment>();
-      for (const ws of live) next.set(ws, this.sockets.get(ws) ?? (ws.deserializeAttachment() as SocketAttachment));
-      this.sockets = next;
-    }
-    return [...this.sockets];
-  }
-
-  private attachment(ws: WebSocket): SocketAttachment {
-    let a = this.sockets.get(ws);
-    if (!a) {
-      a = ws.deserializeAttachment() as SocketAttachment;
-      this.sockets.set(ws, a);
-    }
-    return a;
-  }
-
-  private saveAttachment(ws: WebSocket, a: SocketAttachment) {
-    ws.serializeAttachment(a);
-    this.sockets.set(ws, a);
-  }
-
   /** Sends one serialized frame to every socket in the room except the one it came from. */
   private toSockets(data: string, origin?: string, exceptUser?: string) {
-    for (const [ws, a] of this.socketEntries()) {
+    for (const [ws, a] of this.sockets.entries()) {
       if (a.room && a.connId !== origin && a.userId !== exceptUser) safeSend(ws, data);
     }
   }
@@ -697,7 +687,7 @@ export class ConversationDO extends DurableObject<Env> {
     const [client, server] = Object.values(new WebSocketPair());
     const a = newAttachment(userId, username, deviceId, conversationId, rateLimits(this.env));
     this.ctx.acceptWebSocket(server, [`user:${userId}`, `dev:${userId}:${deviceId}`]);
-    this.saveAttachment(server, a);
+    this.sockets.save(server, a);
     server.send(authenticatedFrame(userId, username, conversationId));
     this.broadcast(serverFrame("user_joined", "User joined room", { user_id: userId, username, room_id: conversationId, conversation_id: conversationId }), a.connId, undefined, false);
     void userStub(this.env, userId).remoteOpened(userId, `${conversationId}:${a.connId}`).catch(() => undefined);
@@ -707,8 +697,7 @@ export class ConversationDO extends DurableObject<Env> {
   async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
     const frame = admitFrame(ws, raw, rateLimits(this.env));
     if (!frame) return;
-    const a = this.attachment(ws);
-    Object.assign(a, ws.deserializeAttachment());
+    const a = this.sockets.refresh(ws);
     try {
       await this.handleFrame(ws, a, frame);
     } catch (err) {
@@ -735,7 +724,7 @@ export class ConversationDO extends DurableObject<Env> {
       case "join_room": {
         const wasOut = a.room === null;
         a.room = id;
-        this.saveAttachment(ws, a);
+        this.sockets.save(ws, a);
         safeSend(ws, serverFrame("room_joined", "Room joined successfully", { room_id: id, conversation_id: id, user_id: a.userId }));
         if (wasOut) this.broadcast(serverFrame("user_joined", "User joined room", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
         return;
@@ -746,7 +735,7 @@ export class ConversationDO extends DurableObject<Env> {
           return;
         }
         a.room = null;
-        this.saveAttachment(ws, a);
+        this.sockets.save(ws, a);
         safeSend(ws, serverFrame("room_left", "Room left successfully", { room_id: id, conversation_id: id, user_id: a.userId }));
         this.broadcast(serverFrame("user_left", "User left room", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
         return;
@@ -784,23 +773,10 @@ export class ConversationDO extends DurableObject<Env> {
         return;
       }
       case "sync": {
-        for (const [cid, after] of Object.entries(frame.cursors)) {
-          if (cid !== id) {
-            safeSend(ws, errorFrame(`This connection is bound to ${id}; sync other conversations on a user connection`));
-            continue;
-          }
-          let cursor = after;
-          for (;;) {
-            const r = await this.replay(id, a.userId, cursor);
-            if (!r.ok) {
-              safeSend(ws, errorFrame(r.error));
-              break;
-            }
-            for (const f of r.value.frames) safeSend(ws, f);
-            cursor = r.value.next;
-            if (!r.value.has_more) break;
-          }
+        for (const cid of Object.keys(frame.cursors)) {
+          if (cid !== id) safeSend(ws, errorFrame(`This connection is bound to ${id}; sync other conversations on a user connection`));
         }
+        if (frame.cursors[id] !== undefined) await replayInto(ws, id, frame.cursors[id], (cursor) => this.replay(id, a.userId, cursor));
         safeSend(ws, serverFrame("sync_done", "Sync complete", { conversations: { [id]: this.lastSeq } }));
         return;
       }
@@ -814,11 +790,7 @@ export class ConversationDO extends DurableObject<Env> {
 
   async webSocketClose(ws: WebSocket, code: number) {
     this.closed(ws);
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
-    } catch {
-      // already closed
-    }
+    finishClose(ws, code);
   }
 
   async webSocketError(ws: WebSocket) {
@@ -826,8 +798,7 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   private closed(ws: WebSocket) {
-    const a = this.sockets.get(ws) ?? (ws.deserializeAttachment() as SocketAttachment | null);
-    this.sockets.delete(ws);
+    const a = this.sockets.forget(ws);
     if (!a) return;
     const id = a.room ?? this.state?.id ?? (this.log.exists() ? this.log.getMeta("conversation_id") : null);
     if (a.room && id) {

@@ -26,6 +26,7 @@ import {
   type SocketAttachment,
 } from "./protocol";
 import { conversationStub, frame, pushToUsers, type ServerFrame } from "./push";
+import { finishClose, replayInto, SocketSet } from "./sockets";
 
 type Status = "ONLINE" | "AWAY" | "BUSY" | "OFFLINE";
 const TICKET_TTL_MS = 60_000;
@@ -36,32 +37,17 @@ const TICKET_TTL_MS = 60_000;
  * notifications, unread updates and call signalling.
  */
 export class UserDO extends DurableObject<Env> {
-  private sockets = new Map<WebSocket, SocketAttachment>();
+  private sockets = new SocketSet(this.ctx);
 
   private db() {
     return drizzle(this.env.DB, { schema });
-  }
-
-  private entries(): [WebSocket, SocketAttachment][] {
-    const live = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
-    if (this.sockets.size !== live.length) {
-      const next = new Map<WebSocket, SocketAttachment>();
-      for (const ws of live) next.set(ws, this.sockets.get(ws) ?? (ws.deserializeAttachment() as SocketAttachment));
-      this.sockets = next;
-    }
-    return [...this.sockets];
-  }
-
-  private save(ws: WebSocket, a: SocketAttachment) {
-    ws.serializeAttachment(a);
-    this.sockets.set(ws, a);
   }
 
   // ---- pushes from the rest of the system ------------------------------------------------------------
 
   /** Sends notification-style frames to every open socket of this user. */
   async deliver(frames: ServerFrame[]): Promise<number> {
-    const entries = this.entries();
+    const entries = this.sockets.entries();
     const data = frames.map((f) => JSON.stringify(f));
     for (const [ws] of entries) for (const d of data) safeSend(ws, d);
     return entries.length;
@@ -73,7 +59,7 @@ export class UserDO extends DurableObject<Env> {
    * finds nobody here is remembered and told when the user is back.
    */
   async receive(conversationId: string, frames: PushFrame[], member: boolean): Promise<{ sockets: number; inRoom: boolean }> {
-    const entries = this.entries();
+    const entries = this.sockets.entries();
     let inRoom = false;
     for (const [ws, a] of entries) {
       const here = a.room === conversationId;
@@ -179,7 +165,7 @@ export class UserDO extends DurableObject<Env> {
     for (const old of this.ctx.getWebSockets(`dev:${deviceId}`)) old.close(CloseCodes.replaced, "Replaced by a new connection from the same device");
     const [client, server] = Object.values(new WebSocketPair());
     this.ctx.acceptWebSocket(server, [`dev:${deviceId}`]);
-    this.save(server, newAttachment(userId, username, deviceId, null, rateLimits(this.env)));
+    this.sockets.save(server, newAttachment(userId, username, deviceId, null, rateLimits(this.env)));
     server.send(authenticatedFrame(userId, username));
     await this.refreshPresence(userId);
     return new Response(null, { status: 101, webSocket: client });
@@ -188,8 +174,7 @@ export class UserDO extends DurableObject<Env> {
   async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
     const frame = admitFrame(ws, raw, rateLimits(this.env));
     if (!frame) return;
-    const a = ws.deserializeAttachment() as SocketAttachment;
-    this.sockets.set(ws, a);
+    const a = this.sockets.refresh(ws);
     try {
       await this.handleFrame(ws, a, frame);
     } catch (err) {
@@ -202,8 +187,8 @@ export class UserDO extends DurableObject<Env> {
     const room = a.room;
     if (!room) return;
     a.room = null;
-    this.save(ws, a);
-    const still = this.entries().some(([other, o]) => other !== ws && o.room === room);
+    this.sockets.save(ws, a);
+    const still = this.sockets.entries().some(([other, o]) => other !== ws && o.room === room);
     await conversationStub(this.env, room).unsubscribe(room, a.userId, a.connId, still);
   }
 
@@ -237,7 +222,7 @@ export class UserDO extends DurableObject<Env> {
           return;
         }
         a.room = target;
-        this.save(ws, a);
+        this.sockets.save(ws, a);
         safeSend(ws, serverFrame("room_joined", "Room joined successfully", { room_id: target, conversation_id: target, user_id: a.userId }));
         return;
       }
@@ -304,18 +289,8 @@ export class UserDO extends DurableObject<Env> {
       case "sync": {
         const done: Record<string, number> = {};
         for (const [conversationId, after] of Object.entries(frame.cursors)) {
-          let cursor = after;
-          for (;;) {
-            const r = await conversationStub(this.env, conversationId).replay(conversationId, a.userId, cursor);
-            if (!r.ok) {
-              safeSend(ws, errorFrame(`${conversationId}: ${r.error}`));
-              break;
-            }
-            for (const f of r.value.frames) safeSend(ws, f);
-            cursor = r.value.next;
-            done[conversationId] = r.value.last_seq;
-            if (!r.value.has_more) break;
-          }
+          const last = await replayInto(ws, conversationId, after, (cursor) => conversationStub(this.env, conversationId).replay(conversationId, a.userId, cursor));
+          if (last !== null) done[conversationId] = last;
         }
         safeSend(ws, serverFrame("sync_done", "Sync complete", { conversations: done }));
         return;
@@ -330,11 +305,7 @@ export class UserDO extends DurableObject<Env> {
 
   async webSocketClose(ws: WebSocket, code: number) {
     await this.closed(ws);
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
-    } catch {
-      // already closed
-    }
+    finishClose(ws, code);
   }
 
   async webSocketError(ws: WebSocket) {
@@ -342,12 +313,11 @@ export class UserDO extends DurableObject<Env> {
   }
 
   private async closed(ws: WebSocket) {
-    const a = (this.sockets.get(ws) ?? ws.deserializeAttachment()) as SocketAttachment | null;
-    this.sockets.delete(ws);
+    const a = this.sockets.forget(ws);
     if (!a) return;
     if (a.room) {
       const room = a.room;
-      const still = this.entries().some(([other, o]) => other !== ws && o.room === room);
+      const still = this.sockets.entries().some(([other, o]) => other !== ws && o.room === room);
       await conversationStub(this.env, room).unsubscribe(room, a.userId, a.connId, still).catch(() => undefined);
     }
     await this.refreshPresence(a.userId);

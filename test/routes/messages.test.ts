@@ -300,6 +300,26 @@ describe("changing messages", () => {
   });
 });
 
+describe("deleted rooms", () => {
+  it("closes the room's sockets and removes its history when the creator deletes it", async () => {
+    const { connect } = await import("../helpers");
+    const owner = await signup();
+    const other = await signup();
+    const room = (await call("POST", "/rooms", { token: owner.token, body: { name: "gone soon", description: "x" } })).body.data.id;
+    await call("POST", "/rooms/join", { token: other.token, body: { room_id: room } });
+    await send(owner, room, { content: "soon deleted" });
+    const s = await connect(`token=${other.token}&room_id=${room}`);
+    await s.next("authenticated");
+    expect((await call("DELETE", `/rooms/${room}`, { token: owner.token })).status).toBe(200);
+    expect((await s.closed).code).toBe(4003);
+    expectError(await call("GET", `/messages?room_id=${room}`, { token: owner.token }), 404);
+    const stored = await runInDurableObject(testEnv.CONVERSATION.get(testEnv.CONVERSATION.idFromName(room)), (_i, state) =>
+      state.storage.sql.exec("SELECT count(*) AS n FROM sqlite_master WHERE name = 'messages'").one().n,
+    );
+    expect(stored).toBe(0);
+  });
+});
+
 describe("reading", () => {
   it("searches the conversation's history", async () => {
     const a = await signup();
