@@ -8,17 +8,24 @@ import { errorFrame, safeSend, type SocketAttachment } from "./protocol";
  */
 export class SocketSet {
   private cache = new Map<WebSocket, SocketAttachment>();
+  /** After a wake-up the object's sockets are only known to the runtime; read them once. */
+  private loaded = false;
 
   constructor(private ctx: DurableObjectState) {}
 
-  entries(): [WebSocket, SocketAttachment][] {
-    const live = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
-    if (this.cache.size !== live.length || live.some((ws) => !this.cache.has(ws))) {
-      const next = new Map<WebSocket, SocketAttachment>();
-      for (const ws of live) next.set(ws, this.cache.get(ws) ?? (ws.deserializeAttachment() as SocketAttachment));
-      this.cache = next;
+  entries(): IterableIterator<[WebSocket, SocketAttachment]> {
+    if (!this.loaded) {
+      for (const ws of this.ctx.getWebSockets()) {
+        if (ws.readyState === WebSocket.OPEN && !this.cache.has(ws)) this.cache.set(ws, ws.deserializeAttachment() as SocketAttachment);
+      }
+      this.loaded = true;
     }
-    return [...this.cache];
+    return this.cache.entries();
+  }
+
+  get size() {
+    this.entries();
+    return this.cache.size;
   }
 
   /** The socket's attachment as last serialized (frame admission updates it). */
@@ -28,7 +35,9 @@ export class SocketSet {
     return a;
   }
 
+  /** Records a socket's state (a new socket is added here right after acceptWebSocket). */
   save(ws: WebSocket, a: SocketAttachment) {
+    this.entries();
     ws.serializeAttachment(a);
     this.cache.set(ws, a);
   }

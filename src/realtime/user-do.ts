@@ -47,7 +47,7 @@ export class UserDO extends DurableObject<Env> {
 
   /** Sends notification-style frames to every open socket of this user. */
   async deliver(frames: ServerFrame[]): Promise<number> {
-    const entries = this.sockets.entries();
+    const entries = [...this.sockets.entries()];
     const data = frames.map((f) => JSON.stringify(f));
     for (const [ws] of entries) for (const d of data) safeSend(ws, d);
     return entries.length;
@@ -59,7 +59,7 @@ export class UserDO extends DurableObject<Env> {
    * finds nobody here is remembered and told when the user is back.
    */
   async receive(conversationId: string, frames: PushFrame[], member: boolean): Promise<{ sockets: number; inRoom: boolean }> {
-    const entries = this.sockets.entries();
+    const entries = [...this.sockets.entries()];
     let inRoom = false;
     for (const [ws, a] of entries) {
       const here = a.room === conversationId;
@@ -188,7 +188,7 @@ export class UserDO extends DurableObject<Env> {
     if (!room) return;
     a.room = null;
     this.sockets.save(ws, a);
-    const still = this.sockets.entries().some(([other, o]) => other !== ws && o.room === room);
+    const still = [...this.sockets.entries()].some(([other, o]) => other !== ws && o.room === room);
     await conversationStub(this.env, room).unsubscribe(room, a.userId, a.connId, still);
   }
 
@@ -317,7 +317,7 @@ export class UserDO extends DurableObject<Env> {
     if (!a) return;
     if (a.room) {
       const room = a.room;
-      const still = this.sockets.entries().some(([other, o]) => other !== ws && o.room === room);
+      const still = [...this.sockets.entries()].some(([other, o]) => other !== ws && o.room === room);
       await conversationStub(this.env, room).unsubscribe(room, a.userId, a.connId, still).catch(() => undefined);
     }
     await this.refreshPresence(a.userId);
