@@ -8,8 +8,6 @@ import { publicUser, type UserRow } from "../users/users.service";
 import {
   announce,
   type Actor,
-  changes,
-  d1Batch,
   effectiveLimit,
   explainRefusedJoin,
   insertMember,
@@ -22,8 +20,8 @@ import {
   refreshMemberCount,
   requireRole,
   type Role,
-  type Statement,
 } from "./groups.service";
+import { changes, d1Batch, type Statement } from "../../db/batch";
 
 export function memberView(m: MemberRow, u: UserRow, config: Config) {
   const muted = isMuted(m);

@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, gte, inArray, is, isNull, lte, or, SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { alias, SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import { alias } from "drizzle-orm/sqlite-core";
 import type { AppEnv, Db, Env } from "../../env";
 import { conversations, joinRequests, members } from "../../db/schema";
 import type { Config } from "../../lib/config";
@@ -48,24 +48,6 @@ export async function announce(env: Env, conversationId: string, change: Record<
     log("error", "conversation change not delivered", { conversation_id: conversationId, change: change.type, error: String(err) });
   }
 }
-
-export type Statement = SQL | { toSQL(): { sql: string; params: unknown[] } };
-const dialect = new SQLiteAsyncDialect();
-
-/**
- * Runs writes as one D1 batch (one implicit transaction), returning D1's results with `meta.changes`. drizzle's own
- * batch cannot bind raw `sql` statements (the guarded writes below are raw), and it maps batched rows by column name,
- * so joined selects whose tables share a column name (id, nickname, ...) run with Promise.all instead.
- */
-export async function d1Batch(env: Env, statements: Statement[]): Promise<D1Result[]> {
-  const prepared = statements.map((s) => {
-    const q = is(s, SQL) ? dialect.sqlToQuery(s) : s.toSQL();
-    return env.DB.prepare(q.sql).bind(...q.params);
-  });
-  return env.DB.batch(prepared);
-}
-
-export const changes = (result: D1Result | undefined) => result?.meta?.changes ?? 0;
 
 /**
  * Adds a member only while the conversation is live and below its limit; the limit is checked against the live row

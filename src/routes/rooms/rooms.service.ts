@@ -5,9 +5,7 @@ import { newId } from "../../lib/ids";
 import {
   announce,
   type Actor,
-  changes,
   type ConversationRow,
-  d1Batch,
   explainRefusedJoin,
   insertMember,
   memberIds,
@@ -15,6 +13,7 @@ import {
   notifyAll,
   refreshMemberCount,
 } from "../groups/groups.service";
+import { changes, d1Batch } from "../../db/batch";
 
 export function roomView(r: ConversationRow) {
   return { id: r.id, name: r.name ?? "", description: r.description ?? "", creator_id: r.creatorId ?? "", created_at: r.createdAt };

@@ -4,7 +4,8 @@ import type { Db } from "../../env";
 import { activationCodes, conversations, users, workspaceMembers, workspaces } from "../../db/schema";
 import { badRequest, conflict, forbidden, notFound } from "../../lib/errors";
 import { newId, randomToken } from "../../lib/ids";
-import { type Actor, changes, createGroup, d1Batch, listItem, nowIso, notifyAll, type Role } from "../groups/groups.service";
+import { type Actor, createGroup, listItem, nowIso, notifyAll, type Role } from "../groups/groups.service";
+import { changes, d1Batch } from "../../db/batch";
 import { publicUser, requireUser, type UserRow } from "../users/users.service";
 
 type WorkspaceRow = typeof workspaces.$inferSelect;
