@@ -23,6 +23,7 @@ import {
   SYNC_PAGE,
   targetOf,
   type ClientFrameT,
+  type RateLimits,
   type SocketAttachment,
 } from "./protocol";
 import { userStub } from "./push";
@@ -98,6 +99,7 @@ export class ConversationDO extends DurableObject<Env> {
   private sendTimes = new Map<string, number[]>();
   /** Attachments of this object's sockets, mirrored from serializeAttachment (rebuilt lazily after hibernation). */
   private sockets: SocketSet;
+  private limits: RateLimits;
   /** Members whose user object reported no open socket: skipped until it says they are back. */
   private offline = new Set<string>();
   private subscribers?: Set<string>;
@@ -108,6 +110,7 @@ export class ConversationDO extends DurableObject<Env> {
     super(ctx, env);
     this.log = new MessageLog(ctx.storage.sql);
     this.sockets = new SocketSet(ctx);
+    this.limits = rateLimits(env);
     this.lastSeq = this.log.exists() ? this.log.lastSeq() : 0;
   }
 
@@ -405,6 +408,7 @@ export class ConversationDO extends DurableObject<Env> {
     return capture(async () => {
       const state = await this.conversation(conversationId);
       const since = this.since(state, this.member(state, userId));
+      this.log.indexPending();
       return { messages: this.log.views(conversationId, this.log.search(q, since, limit, before), userId) };
     });
   }
@@ -576,7 +580,8 @@ export class ConversationDO extends DurableObject<Env> {
     if (!state) return;
     const subscribers = this.subscribers ?? new Set<string>();
     const limit = this.config?.value.full_delivery_max_members ?? 50;
-    const memberPush = members && (state.kind === "dm" || state.members.size <= limit);
+    // Rooms reach user connections only where they joined (subscribers); DMs and small groups reach every device.
+    const memberPush = members && (state.kind === "dm" || (state.kind === "group" && state.members.size <= limit));
     const add = (userId: string, member: boolean) => {
       if (userId === exceptUser) return;
       const entry = this.pushQueue.get(userId) ?? { frames: [], member: false };
@@ -685,7 +690,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!state.members.has(userId)) return new Response("Not a member", { status: 403 });
     for (const old of this.ctx.getWebSockets(`dev:${userId}:${deviceId}`)) old.close(CloseCodes.replaced, "Replaced by a new connection from the same device");
     const [client, server] = Object.values(new WebSocketPair());
-    const a = newAttachment(userId, username, deviceId, conversationId, rateLimits(this.env));
+    const a = newAttachment(userId, username, deviceId, conversationId, this.limits);
     this.ctx.acceptWebSocket(server, [`user:${userId}`, `dev:${userId}:${deviceId}`]);
     this.sockets.save(server, a);
     server.send(authenticatedFrame(userId, username, conversationId));
@@ -695,9 +700,9 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
-    const frame = admitFrame(ws, raw, rateLimits(this.env));
+    const a = this.sockets.get(ws);
+    const frame = admitFrame(ws, a, raw, this.limits);
     if (!frame) return;
-    const a = this.sockets.refresh(ws);
     try {
       await this.handleFrame(ws, a, frame);
     } catch (err) {

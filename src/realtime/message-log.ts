@@ -103,15 +103,34 @@ export class MessageLog {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       seq, m.id, m.sender_id, m.sender_name, m.client_id, m.type, m.content, m.payload, m.attachments, m.reply_to, m.created_at,
     );
-    if (m.content && (m.type === "text" || m.type === "markdown")) {
-      this.sql.exec("INSERT INTO messages_fts (rowid, content) VALUES (?, ?)", seq, m.content);
-    }
+  }
+
+  private indexedUpTo(): number {
+    return Number(this.getMeta("fts_upto") ?? 0);
+  }
+
+  /**
+   * Brings the full-text index up to the newest message. Sends do not touch the index (it would cost
+   * every message a trigram insert on the hot path); search catches up first, in one transaction.
+   */
+  indexPending() {
+    const upto = this.indexedUpTo();
+    const last = this.lastSeq();
+    if (last <= upto) return;
+    this.sql.exec(
+      `INSERT INTO messages_fts (rowid, content) SELECT seq, content FROM messages
+       WHERE seq > ? AND content IS NOT NULL AND type IN ('text', 'markdown')`,
+      upto,
+    );
+    this.setMeta("fts_upto", String(last));
   }
 
   edit(seq: number, content: string, at: string) {
     this.sql.exec("UPDATE messages SET content = ?, edited_at = ? WHERE seq = ?", content, at, seq);
-    this.sql.exec("DELETE FROM messages_fts WHERE rowid = ?", seq);
-    this.sql.exec("INSERT INTO messages_fts (rowid, content) VALUES (?, ?)", seq, content);
+    if (seq <= this.indexedUpTo()) {
+      this.sql.exec("DELETE FROM messages_fts WHERE rowid = ?", seq);
+      this.sql.exec("INSERT INTO messages_fts (rowid, content) VALUES (?, ?)", seq, content);
+    }
   }
 
   /** Recall and delete keep the row (seq stays gap-free) but drop its content everywhere. */

@@ -166,11 +166,12 @@ export function newAttachment(userId: string, username: string, deviceId: string
 
 /**
  * Size, rate and parse checks shared by both kinds of socket. Returns the frame, or null after
- * answering with an error (and closing with 1008 once the connection keeps misbehaving).
+ * answering with an error (and closing with 1008 once the connection keeps misbehaving). The
+ * token bucket lives in the in-memory copy of the socket's state only: it is full again by the
+ * time an idle object could hibernate, so persisting it on every frame would buy nothing.
  */
-export function admitFrame(ws: WebSocket, raw: string | ArrayBuffer, limits: RateLimits): ClientFrameT | null {
+export function admitFrame(ws: WebSocket, a: SocketAttachment, raw: string | ArrayBuffer, limits: RateLimits): ClientFrameT | null {
   if (ws.readyState !== WebSocket.OPEN) return null;
-  const a = ws.deserializeAttachment() as SocketAttachment;
   const size = typeof raw === "string" ? raw.length * 2 : raw.byteLength;
   let error: string | null = null;
   let parsed: Parsed | null = null;
@@ -181,20 +182,18 @@ export function admitFrame(ws: WebSocket, raw: string | ArrayBuffer, limits: Rat
     parsed = parseFrame(raw);
     if (!parsed.ok) error = parsed.error;
   }
-  if (error) a.strikes += 1;
+  if (!error) return (parsed as { ok: true; frame: ClientFrameT }).frame;
+  a.strikes += 1;
   ws.serializeAttachment(a);
-  if (error) {
-    safeSend(ws, errorFrame(error));
-    if (a.strikes >= MAX_STRIKES) {
-      try {
-        ws.close(CloseCodes.policy, "Too many invalid frames");
-      } catch {
-        // already closing
-      }
+  safeSend(ws, errorFrame(error));
+  if (a.strikes >= MAX_STRIKES) {
+    try {
+      ws.close(CloseCodes.policy, "Too many invalid frames");
+    } catch {
+      // already closing
     }
-    return null;
   }
-  return (parsed as { ok: true; frame: ClientFrameT }).frame;
+  return null;
 }
 
 export function safeSend(ws: WebSocket, data: string) {

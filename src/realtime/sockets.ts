@@ -28,10 +28,13 @@ export class SocketSet {
     return this.cache.size;
   }
 
-  /** The socket's attachment as last serialized (frame admission updates it). */
-  refresh(ws: WebSocket): SocketAttachment {
-    const a = ws.deserializeAttachment() as SocketAttachment;
-    this.cache.set(ws, a);
+  /** The socket's current state (the in-memory copy, read from the socket after a wake-up). */
+  get(ws: WebSocket): SocketAttachment {
+    let a = this.cache.get(ws);
+    if (!a) {
+      a = ws.deserializeAttachment() as SocketAttachment;
+      this.cache.set(ws, a);
+    }
     return a;
   }
 

@@ -38,6 +38,7 @@ const TICKET_TTL_MS = 60_000;
  */
 export class UserDO extends DurableObject<Env> {
   private sockets = new SocketSet(this.ctx);
+  private limits = rateLimits(this.env);
 
   private db() {
     return drizzle(this.env.DB, { schema });
@@ -165,16 +166,16 @@ export class UserDO extends DurableObject<Env> {
     for (const old of this.ctx.getWebSockets(`dev:${deviceId}`)) old.close(CloseCodes.replaced, "Replaced by a new connection from the same device");
     const [client, server] = Object.values(new WebSocketPair());
     this.ctx.acceptWebSocket(server, [`dev:${deviceId}`]);
-    this.sockets.save(server, newAttachment(userId, username, deviceId, null, rateLimits(this.env)));
+    this.sockets.save(server, newAttachment(userId, username, deviceId, null, this.limits));
     server.send(authenticatedFrame(userId, username));
     await this.refreshPresence(userId);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
-    const frame = admitFrame(ws, raw, rateLimits(this.env));
+    const a = this.sockets.get(ws);
+    const frame = admitFrame(ws, a, raw, this.limits);
     if (!frame) return;
-    const a = this.sockets.refresh(ws);
     try {
       await this.handleFrame(ws, a, frame);
     } catch (err) {

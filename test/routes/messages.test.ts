@@ -336,6 +336,25 @@ describe("reading", () => {
     expectError(await call("GET", `/conversations/${id}/messages/search?q=noon`, { token: (await signup()).token }), 403);
   });
 
+  it("keeps search current across later sends, edits, recalls and deletes", async () => {
+    const a = await signup();
+    const b = await signup();
+    const id = await openDm(a, b);
+    const first = (await send(a, id, { content: "alpha one" })).body.data;
+    const search = async (q: string) =>
+      (await call("GET", `/conversations/${id}/messages/search?q=${encodeURIComponent(q)}`, { token: b.token })).body.data.messages.map((m: { seq: number }) => m.seq);
+    expect(await search("alpha")).toEqual([1]);
+    const second = (await send(a, id, { content: "alpha two" })).body.data;
+    expect(await search("alpha")).toEqual([2, 1]);
+    await call("PATCH", `/conversations/${id}/messages/${first.id}`, { token: a.token, body: { content: "omega one" } });
+    expect(await search("alpha")).toEqual([2]);
+    expect(await search("omega")).toEqual([1]);
+    await call("POST", `/conversations/${id}/messages/${second.id}/recall`, { token: a.token });
+    expect(await search("alpha")).toEqual([]);
+    await call("DELETE", `/conversations/${id}/messages/${first.id}`, { token: a.token });
+    expect(await search("omega")).toEqual([]);
+  });
+
   it("marks read, counts unread, lists conversations by activity with mute and pin", async () => {
     const a = await signup();
     const b = await signup();
