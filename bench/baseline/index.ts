@@ -1,0 +1,75 @@
+// Minimal no-persistence broadcast baseline for `npm run bench` (see wrangler.toml here).
+// One Durable Object per room holds its sockets in memory (standard accept(), not hibernation, so
+// the object and its seq counter stay in memory for as long as any socket is open) and sends each
+// message to every other socket, then acks the sender. No storage, no auth, no validation beyond
+// JSON.parse. Frames mirror the project's shape closely enough for the same client code:
+//   client → {"type":"send_message","content":…,"client_id":…}
+//   sender ← {"success":true,"message":"Message sent successfully","data":{"type":"message_sent","seq":N,"client_id":…}}
+//   others ← {"success":true,"message":"Message sent successfully","data":{"type":"message_received","seq":N,"client_id":…,"content":…,"created_at":…}}
+import { DurableObject } from "cloudflare:workers";
+
+interface Env {
+  ROOM: DurableObjectNamespace<BroadcastRoom>;
+}
+
+export class BroadcastRoom extends DurableObject<Env> {
+  private seq = 0;
+  private sockets = new Set<WebSocket>();
+
+  async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket", { status: 426 });
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    this.sockets.add(server);
+    server.addEventListener("message", (event) => this.onMessage(server, event.data));
+    const gone = () => {
+      this.sockets.delete(server);
+      try {
+        server.close(1000, "closed");
+      } catch {
+        // already closed
+      }
+    };
+    server.addEventListener("close", gone);
+    server.addEventListener("error", gone);
+    server.send(JSON.stringify({ success: true, message: "hello", data: { type: "hello" } }));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  private onMessage(ws: WebSocket, raw: string | ArrayBuffer) {
+    let frame: { type?: string; content?: string; client_id?: string };
+    try {
+      frame = JSON.parse(typeof raw === "string" ? raw : new TextDecoder().decode(raw));
+    } catch {
+      ws.send(JSON.stringify({ success: false, message: "Request failed", error: "Invalid JSON format" }));
+      return;
+    }
+    if (frame.type !== "send_message") {
+      ws.send(JSON.stringify({ success: true, message: "ignored", data: { type: "ignored" } }));
+      return;
+    }
+    const seq = ++this.seq;
+    const data = JSON.stringify({
+      success: true,
+      message: "Message sent successfully",
+      data: { type: "message_received", seq, client_id: frame.client_id ?? null, content: frame.content ?? "", created_at: new Date().toISOString() },
+    });
+    for (const other of this.sockets) {
+      if (other === ws) continue;
+      try {
+        other.send(data);
+      } catch {
+        // closing
+      }
+    }
+    ws.send(JSON.stringify({ success: true, message: "Message sent successfully", data: { type: "message_sent", seq, client_id: frame.client_id ?? null } }));
+  }
+}
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === "/ws") return env.ROOM.get(env.ROOM.idFromName(url.searchParams.get("room") ?? "default")).fetch(request);
+    return new Response("edge-im bench baseline: GET /ws?room=<name> (WebSocket)\n");
+  },
+} satisfies ExportedHandler<Env>;
