@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { execSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startWrangler, migrate, tempDir, installCleanup, cleanup, DEV_VARS, ROOT } from "./lib/proc.mjs";
+import { startWrangler, migrate, tempDir, installCleanup, cleanup, DEV_VARS, ROOT, projectSnapshot, baselineSnapshot } from "./lib/proc.mjs";
 import { Api, mapLimit } from "./lib/api.mjs";
 import { Client, openAll, closeAll, runLadder, quiesce, RUN_TAG, parseClientId } from "./lib/load.mjs";
 import { summarize, round } from "./lib/stats.mjs";
@@ -177,12 +177,15 @@ const results = {
 async function main() {
   say(`edge-im bench (${QUICK ? "quick" : "full"}): sections ${[...sections].join(", ")}; run tag ${RUN_TAG}`);
   say(`note: wrangler dev gets --var WS_RATE_PER_SECOND:${WS_RATE} --var WS_RATE_BURST:${WS_RATE} (the default per-socket limit of 100 frames/s would throttle the senders)`);
+  // both workers run from private copies: edits to the working tree during a run cannot reload them
+  const projectDir = projectSnapshot();
   const persist = tempDir("edge-im-bench-state-");
-  migrate(persist);
+  migrate(persist, projectDir);
   const needBaseline = sections.has("fanout") || sections.has("userpath");
+  const baselineDir = needBaseline ? baselineSnapshot() : null;
   const [main, base] = await Promise.all([
-    startWrangler({ label: "project", persistTo: persist, vars: { ...DEV_VARS, WS_RATE_PER_SECOND: WS_RATE, WS_RATE_BURST: WS_RATE } }),
-    needBaseline ? startWrangler({ label: "baseline", config: path.join(ROOT, "bench/baseline/wrangler.toml"), persistTo: tempDir("edge-im-bench-base-"), readyPath: "/" }) : null,
+    startWrangler({ label: "project", cwd: projectDir, persistTo: persist, vars: { ...DEV_VARS, WS_RATE_PER_SECOND: WS_RATE, WS_RATE_BURST: WS_RATE } }),
+    needBaseline ? startWrangler({ label: "baseline", cwd: baselineDir, config: path.join(baselineDir, "wrangler.toml"), persistTo: tempDir("edge-im-bench-base-"), readyPath: "/" }) : null,
   ]);
   say(`project on ${main.url} (state ${persist}), baseline on ${base?.url ?? "(not needed)"}`);
   results.memory_start = { project: main.memory(), baseline: base?.memory() ?? null };

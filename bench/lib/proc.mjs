@@ -3,7 +3,7 @@
 // SIGKILL of the runtime, and a cleanup that stops everything this process started, also on
 // SIGINT/SIGTERM and on an uncaught error.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, existsSync, cpSync, symlinkSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -135,10 +135,30 @@ function killGroup(pgid, signal) {
   }
 }
 
+/**
+ * A private copy of the files a Worker needs (node_modules linked), so that `wrangler dev`'s file
+ * watcher never reloads a running measurement when someone edits the working tree meanwhile.
+ * `files` are paths relative to `from`; returns the copy's directory.
+ */
+export function snapshot(label, files, from = ROOT) {
+  const dir = tempDir(`edge-im-${label}-src-`);
+  for (const f of files) {
+    const src = path.join(from, f);
+    if (existsSync(src)) cpSync(src, path.join(dir, path.basename(f)), { recursive: true });
+  }
+  symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
+  return dir;
+}
+
+/** The project as `wrangler dev` needs it. */
+export const projectSnapshot = () => snapshot("project", ["wrangler.toml", "package.json", "tsconfig.json", "src", "migrations"]);
+/** The baseline worker (bench/baseline). */
+export const baselineSnapshot = () => snapshot("baseline", ["wrangler.toml", "index.ts"], path.join(ROOT, "bench", "baseline"));
+
 /** Applies the project's D1 migrations to a local state directory (bounded: 120 s). */
-export function migrate(persistTo) {
+export function migrate(persistTo, cwd = ROOT) {
   const r = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
     encoding: "utf8",
     timeout: 120_000,
@@ -151,7 +171,7 @@ export function migrate(persistTo) {
  * file, and waits until `readyPath` answers. Returns a handle to stop it, SIGKILL its runtime, and read
  * its memory.
  */
-export async function startWrangler({ label, port, persistTo, config, vars = {}, readyPath = "/api/v1/health", timeoutMs = 120_000, logDir }) {
+export async function startWrangler({ label, port, persistTo, config, cwd = ROOT, vars = {}, readyPath = "/api/v1/health", timeoutMs = 120_000, logDir }) {
   port ??= await freePort();
   const inspector = await freePort();
   const dir = logDir ?? tempDir(`edge-im-${label}-log-`);
@@ -162,7 +182,7 @@ export async function startWrangler({ label, port, persistTo, config, vars = {},
   if (persistTo) args.push("--persist-to", persistTo);
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd,
     detached: true, // own process group: stop() signals the whole tree
     stdio: ["ignore", fd, fd],
     env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },

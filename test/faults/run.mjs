@@ -16,7 +16,7 @@
 // Bounded: about 1-2 minutes, hard limit 4 minutes. Prints `N passed, M failed`; exits non-zero on failure.
 import WebSocket from "ws";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startWrangler, migrate, tempDir, installCleanup, cleanup, DEV_VARS, freePort } from "../../bench/lib/proc.mjs";
+import { startWrangler, migrate, tempDir, installCleanup, cleanup, DEV_VARS, freePort, projectSnapshot } from "../../bench/lib/proc.mjs";
 import { Api } from "../../bench/lib/api.mjs";
 
 const HARD_LIMIT_MS = 240_000;
@@ -333,11 +333,12 @@ function verify(label, conv, log, senders, observers) {
 }
 
 async function main() {
+  const cwd = projectSnapshot(); // a private copy: edits to the working tree cannot reload the runtime mid-test
   const persist = tempDir("edge-im-faults-state-");
-  migrate(persist);
+  migrate(persist, cwd);
   const port = await freePort();
   const vars = { ...DEV_VARS };
-  let server = await startWrangler({ label: "faults", port, persistTo: persist, vars });
+  let server = await startWrangler({ label: "faults", cwd, port, persistTo: persist, vars });
   say(`wrangler dev on ${server.url}, state ${persist}`);
   let api = new Api(server.url);
   const names = ["alice", "bob", "carol", "dave"];
@@ -410,10 +411,10 @@ async function main() {
 
   // restart on the same state
   try {
-    server = await startWrangler({ label: "faults-restart", port, persistTo: persist, vars });
+    server = await startWrangler({ label: "faults-restart", cwd, port, persistTo: persist, vars });
   } catch (err) {
     say(`restart on port ${port} failed (${String(err).split("\n")[0]}); trying another port`);
-    server = await startWrangler({ label: "faults-restart", persistTo: persist, vars });
+    server = await startWrangler({ label: "faults-restart", cwd, persistTo: persist, vars });
   }
   api = new Api(server.url);
   say(`restarted on ${server.url} with the same state`);
