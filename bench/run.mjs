@@ -24,7 +24,7 @@ import { execSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startWrangler, migrate, tempDir, installCleanup, cleanup, DEV_VARS, ROOT, projectSnapshot, baselineSnapshot } from "./lib/proc.mjs";
 import { Api, mapLimit } from "./lib/api.mjs";
-import { Client, openAll, closeAll, runLadder, quiesce, RUN_TAG, parseClientId } from "./lib/load.mjs";
+import { Client, openAll, closeAll, runPairedLadder, quiesce, RUN_TAG, parseClientId } from "./lib/load.mjs";
 import { summarize, round } from "./lib/stats.mjs";
 
 // ---- options -------------------------------------------------------------------------------------------
@@ -48,7 +48,7 @@ if (sections.has("soak") && !(SOAK_SECONDS > 0)) {
 for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s} (${SECTIONS.join(", ")})`);
 const NS = list(opt("n", QUICK ? "10,100" : "10,100,500")).map(Number);
 const SENDERS = list(opt("senders", QUICK ? "10" : "1,10")).map(Number);
-const STEP_MS = Number(opt("step-seconds", QUICK ? "2.5" : "4")) * 1000;
+const STEP_MS = Number(opt("step-seconds", QUICK ? "2.5" : "3.5")) * 1000;
 const P99_LIMIT = Number(opt("p99-limit-ms", "300"));
 const FACTOR = Number(opt("factor", QUICK ? "1.6" : "1.4"));
 const MAX_STEPS = Number(opt("max-steps", QUICK ? "6" : "8"));
@@ -112,7 +112,7 @@ function table(rows, cols) {
 
 const stepLog = (label) => (r) =>
   say(
-    `  ${label} rate ${r.rate_offered}/s${r.refinement ? " (refine)" : ""}: acked ${r.acked}/${r.sent}, ${r.deliveries_per_s} deliv/s of ${r.offered_deliveries_per_s}, p50 ${r.latency_ms.p50} p99 ${r.latency_ms.p99} max ${r.latency_ms.max} ms, loss ${r.losses}, dup ${r.duplicates}, err ${r.errors}, cpu% client ${r.client_cpu_pct} proxy ${r.server_cpu_pct?.proxy} runtime ${r.server_cpu_pct?.runtime}${r.verdict ? `  → ${r.verdict}` : ""}`,
+    `  ${label} rate ${r.rate_offered}/s${r.refinement ? " (refine)" : ""}${r.retry ? " (retry)" : ""}: acked ${r.acked}/${r.sent}, ${r.deliveries_per_s} deliv/s of ${r.offered_deliveries_per_s}, p50 ${r.latency_ms.p50} p99 ${r.latency_ms.p99} max ${r.latency_ms.max} ms, loss ${r.losses}, dup ${r.duplicates}, err ${r.errors}, cpu% client ${r.client_cpu_pct} proxy ${r.server_cpu_pct?.proxy} runtime ${r.server_cpu_pct?.runtime}${r.verdict ? `  → ${r.verdict}` : ""}`,
   );
 
 function ladderSummary(config, target, senders, n, ladder) {
@@ -205,27 +205,39 @@ async function main() {
   const userUrl = (u, dev = "bench") => `${main.wsUrl}/api/v1/ws?token=${u.token}&device_id=${dev}`;
   const baseUrl = (room) => `${base.wsUrl}/ws?room=${room}`;
 
-  async function ladderPair(config, n, makeProject, makeBaseline, sinks) {
-    for (const [target, make] of [
-      ["baseline", makeBaseline],
-      ["project", makeProject],
-    ]) {
-      if (!make) continue;
-      await quiesce([main, base]);
-      const { clients, kind } = await make();
-      await quiesce([main, base]); // joins, presence and user_joined broadcasts settle before the first step
-      const server = target === "baseline" ? base : main;
-      try {
-        for (const s of SENDERS) {
-          if (s > clients.length) continue;
-          say(`${config} · ${target} · ${s} sender(s)`);
-          const ladder = await runLadder({ clients, senders: clients.slice(0, s), start: startRate(n), factor: FACTOR, maxSteps: MAX_STEPS, durationMs: STEP_MS, p99LimitMs: P99_LIMIT, kind, server, servers: [main, base], log: stepLog(`${target}/${s}s`) });
-          sinks.push(ladderSummary(config, target, s, n, ladder));
-        }
-      } finally {
-        await close(clients);
+  /**
+   * One configuration: every target's clients connected at once (the baseline's and the project's), then
+   * for each sender count a ladder that interleaves the targets rate by rate (runPairedLadder).
+   */
+  async function paired(config, n, makers, sinks) {
+    await quiesce([main, base]);
+    const targets = [];
+    try {
+      for (const { name, make } of makers) {
+        const t0 = performance.now();
+        const { clients, kind } = await make();
+        targets.push({ name, clients, kind, server: name === "baseline" ? base : main });
+        say(`${config}: ${clients.length} ${name} connections open in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       }
       await sleep(500);
+      await quiesce([main, base]); // joins, presence and user_joined broadcasts settle before the first step
+      for (const s of SENDERS) {
+        if (s > n) continue;
+        say(`${config} · ${s} sender(s) · ${targets.map((t) => t.name).join(" vs ")}`);
+        const out = await runPairedLadder({
+          targets: targets.map((t) => ({ ...t, senders: t.clients.slice(0, s) })),
+          start: startRate(n),
+          factor: FACTOR,
+          maxSteps: MAX_STEPS,
+          durationMs: STEP_MS,
+          p99LimitMs: P99_LIMIT,
+          servers: [main, base],
+          log: (t, r) => stepLog(`${t.name}/${s}s`)(r),
+        });
+        for (const t of targets) sinks.push(ladderSummary(config, t.name, s, n, out[t.name]));
+      }
+    } finally {
+      for (const t of targets) await close(t.clients);
     }
   }
 
@@ -233,22 +245,19 @@ async function main() {
   if (sections.has("fanout")) {
     for (const n of NS) {
       const members = users.slice(0, n);
-      await ladderPair(
+      await paired(
         `room N=${n}`,
         n,
-        async () => {
-          const room = (await api.must("POST", "/rooms", { token: members[0].token, body: { name: `bench N=${n}`, description: "bench" } }, [201])).body.data.id;
-          const tc = performance.now();
-          const clients = await open(members.map((u, i) => new Client(i, boundUrl(u, room), { kind: "bound" })));
-          say(`room N=${n}: ${n} bound connections open in ${((performance.now() - tc) / 1000).toFixed(1)} s (each joins the room at connect)`);
-          await sleep(1000);
-          return { clients, kind: "bound" };
-        },
-        async () => {
-          const clients = await open(members.map((_, i) => new Client(i, baseUrl(`${RUN_TAG}-n${n}`), { kind: "baseline" })));
-          await sleep(500);
-          return { clients, kind: "baseline" };
-        },
+        [
+          { name: "baseline", make: async () => ({ clients: await open(members.map((_, i) => new Client(i, baseUrl(`${RUN_TAG}-n${n}`), { kind: "baseline" }))), kind: "baseline" }) },
+          {
+            name: "project",
+            make: async () => {
+              const room = (await api.must("POST", "/rooms", { token: members[0].token, body: { name: `bench N=${n}`, description: "bench" } }, [201])).body.data.id;
+              return { clients: await open(members.map((u, i) => new Client(i, boundUrl(u, room), { kind: "bound" }))), kind: "bound" };
+            },
+          },
+        ],
         results.fanout,
       );
       results.fanout_memory ??= [];
@@ -262,22 +271,19 @@ async function main() {
     const group = (await api.must("POST", "/groups", { token: members[0].token, body: { name: "bench group", join_policy: "open", member_limit: GROUP_SIZE } }, [201])).body.data.group.id;
     await mapLimit(members.slice(1), 8, (u) => api.must("POST", `/groups/${group}/join`, { token: u.token, body: {} }));
     say(`group ${group} with ${GROUP_SIZE} members`);
-    await ladderPair(
+    const baselineGroup = (tag) => ({ name: "baseline", make: async () => ({ clients: await open(members.map((_, i) => new Client(i, baseUrl(`${RUN_TAG}-g${tag}`), { kind: "baseline" }))), kind: "baseline" }) });
+    // the two kinds of connection are measured one after the other: a member online on a user connection
+    // also receives the group's messages through the UserDO, which would load the bound measurement
+    await paired(
       `group N=${GROUP_SIZE} bound`,
       GROUP_SIZE,
-      async () => ({ clients: await open(members.map((u, i) => new Client(i, boundUrl(u, group, "gb"), { kind: "bound" }))), kind: "bound" }),
-      async () => ({ clients: await open(members.map((_, i) => new Client(i, baseUrl(`${RUN_TAG}-g`), { kind: "baseline" }))), kind: "baseline" }),
+      [baselineGroup("b"), { name: "project", make: async () => ({ clients: await open(members.map((u, i) => new Client(i, boundUrl(u, group, "gb"), { kind: "bound" }))), kind: "bound" }) }],
       results.userpath,
     );
-    await ladderPair(
+    await paired(
       `group N=${GROUP_SIZE} user conn`,
       GROUP_SIZE,
-      async () => {
-        const clients = await open(members.map((u, i) => new Client(i, userUrl(u, "gu"), { kind: "user", conversationId: group })));
-        await sleep(1000);
-        return { clients, kind: "user" };
-      },
-      null,
+      [baselineGroup("u"), { name: "project", make: async () => ({ clients: await open(members.map((u, i) => new Client(i, userUrl(u, "gu"), { kind: "user", conversationId: group }))), kind: "user" }) }],
       results.userpath,
     );
   }
@@ -611,8 +617,7 @@ function report() {
   const rows = [...results.fanout, ...results.userpath];
   for (const r of rows) {
     if (r.target === "baseline") continue;
-    const baseConfig = r.config.replace(/ (bound|user conn)$/, " bound");
-    const b = rows.find((x) => x.target === "baseline" && x.n === r.n && x.senders === r.senders && (x.config === r.config || x.config === baseConfig));
+    const b = rows.find((x) => x.target === "baseline" && x.n === r.n && x.senders === r.senders && x.config === r.config);
     if (!b) continue;
     r.ratio_deliveries = b.deliveries_per_s ? round(r.deliveries_per_s / b.deliveries_per_s, 2) : null;
     const same = sameRateP99(b, r);
@@ -636,6 +641,7 @@ function report() {
     { h: "p99 same rate", v: (r) => (r.same_rate ? `${r.same_rate.p99}/${r.same_rate.p99_baseline}ms@${r.same_rate.rate}` : "-") },
     { h: "rt cpu/1k", v: (r) => r.cpu_ms_per_1k_deliveries?.runtime },
     { h: "stopped by", v: (r) => `${r.broke ?? "max rate"}@${r.max_rate_tried}` },
+    { h: "steps", v: (r) => r.steps.length },
   ];
   if (rows.length) console.log("\n=== realtime fan-out (sustained = best step with zero loss/dup, p99 ≤ limit, keeping up; latency ms at that step; acked/deliveries/lost/dup summed over every step; rt cpu/1k = runtime workerd CPU ms per 1,000 deliveries, median of passing steps) ===");
   if (rows.length) console.log(table(rows, cols));

@@ -497,6 +497,61 @@ export async function runLadder({ clients, senders, start, factor, maxSteps, dur
   return { steps, sustained: best, broke: broke?.verdict ?? null, max_rate_tried: Math.max(...steps.map((s) => s.rate_offered)) };
 }
 
+const RETRYABLE = new Set(["fell behind", "backlog"]);
+const retryable = (v) => v && (RETRYABLE.has(v) || v.startsWith("p99>"));
+
+/**
+ * Rising rates for several targets at once, interleaved: at each rate every target still standing runs
+ * one step (so a baseline and the project are measured minutes, not tens of minutes, apart, under the
+ * same machine conditions). A latency or keep-up failure is retried once at the same rate (single steps
+ * on a shared 2-core machine are noisy); a second failure, or any loss/duplicate/order failure, ends
+ * that target's ladder. Then one refinement step between each target's last pass and its failure.
+ * targets: [{name, clients, senders, kind, server}]. Returns {name: {steps, sustained, broke, max_rate_tried}}.
+ */
+export async function runPairedLadder({ targets, start, factor, maxSteps, durationMs, p99LimitMs, servers, log, settleMs = 500 }) {
+  const state = new Map(targets.map((t) => [t.name, { steps: [], lastPass: null, broke: null }]));
+  const step = async (t, rate, extra = {}) => {
+    const r = await runStep({ clients: t.clients, senders: t.senders, rate, durationMs, kind: t.kind, server: t.server });
+    r.verdict = verdict(r, { p99LimitMs });
+    Object.assign(r, extra);
+    state.get(t.name).steps.push(r);
+    log?.(t, r);
+    await settle(t.clients, settleMs);
+    r.quiesce_ms = await quiesce(servers);
+    return r;
+  };
+  let rate = start;
+  for (let i = 0; i < maxSteps; i++) {
+    const standing = targets.filter((t) => !state.get(t.name).broke);
+    if (!standing.length) break;
+    for (const t of standing) {
+      const st = state.get(t.name);
+      let r = await step(t, rate);
+      if (retryable(r.verdict)) r = await step(t, rate, { retry: true });
+      if (r.verdict) st.broke = r;
+      else st.lastPass = r;
+    }
+    rate = Math.round(rate * factor);
+  }
+  for (const t of targets) {
+    const st = state.get(t.name);
+    if (!st.broke || !st.lastPass || !retryable(st.broke.verdict)) continue;
+    const mid = Math.round(Math.sqrt(st.lastPass.rate_offered * st.broke.rate_offered));
+    if (mid > st.lastPass.rate_offered && mid < st.broke.rate_offered) {
+      const r = await step(t, mid, { refinement: true });
+      if (!r.verdict) st.lastPass = r;
+    }
+  }
+  const out = {};
+  for (const t of targets) {
+    const st = state.get(t.name);
+    const passed = st.steps.filter((s) => !s.verdict);
+    const best = passed.reduce((a, b) => (b.deliveries_per_s > (a?.deliveries_per_s ?? -1) ? b : a), null);
+    out[t.name] = { steps: st.steps, sustained: best, broke: st.broke?.verdict ?? null, max_rate_tried: Math.max(...st.steps.map((x) => x.rate_offered)) };
+  }
+  return out;
+}
+
 /**
  * Waits until the server processes (both wrangler trees share the 2 cores) are nearly idle, so that one
  * step's backlog never runs into the next step or the other target's ladder. Bounded by maxMs.
