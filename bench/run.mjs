@@ -14,7 +14,7 @@
 // Prints a table and writes bench/results/latest.json. Every step is bounded in time and count; every
 // process started here is stopped at the end, on error and on Ctrl-C.
 //
-// Flags: --quick (N = 10, 100; 10 senders; shorter steps; about 4 minutes) · --only=fanout,userpath,history,convlist,rest,idle,soak
+// Flags: --quick (N = 10, 100; 10 senders; fewer, shorter steps; about 4 minutes) · --only=fanout,userpath,history,convlist,rest,idle,soak
 //        --soak-seconds=N · --n=10,100,500 · --senders=1,10 · --step-seconds=S · --p99-limit-ms=MS
 //        --factor=F · --max-steps=K · --history-depth=N · --soak-rate=R · --keep-state (keep the temp state directories)
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -48,10 +48,10 @@ if (sections.has("soak") && !(SOAK_SECONDS > 0)) {
 for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s} (${SECTIONS.join(", ")})`);
 const NS = list(opt("n", QUICK ? "10,100" : "10,100,500")).map(Number);
 const SENDERS = list(opt("senders", QUICK ? "10" : "1,10")).map(Number);
-const STEP_MS = Number(opt("step-seconds", QUICK ? "2.5" : "3.5")) * 1000;
+const STEP_MS = Number(opt("step-seconds", QUICK ? "2" : "3")) * 1000;
 const P99_LIMIT = Number(opt("p99-limit-ms", "300"));
-const FACTOR = Number(opt("factor", QUICK ? "1.6" : "1.4"));
-const MAX_STEPS = Number(opt("max-steps", QUICK ? "6" : "8"));
+const FACTOR = Number(opt("factor", QUICK ? "1.8" : "1.4"));
+const MAX_STEPS = Number(opt("max-steps", QUICK ? "4" : "7"));
 const HISTORY_DEPTH = Number(opt("history-depth", "100000"));
 const CONV_COUNT = Number(opt("conversations", QUICK ? "500" : "500"));
 const REST_ONE = Number(opt("rest-messages", QUICK ? "500" : "2000"));
@@ -60,7 +60,7 @@ const IDLE_WAIT_S = QUICK ? 10 : 20;
 const GROUP_SIZE = 50;
 const WS_RATE = 100_000;
 /** Starting total rate (messages/s) of each ladder, by room size. */
-const START_RATE = QUICK ? { 10: 1000, 50: 300, 100: 250, 500: 30 } : { 10: 1000, 50: 300, 100: 250, 500: 25 };
+const START_RATE = QUICK ? { 10: 2000, 50: 500, 100: 300, 500: 40 } : { 10: 2000, 50: 400, 100: 300, 500: 30 };
 const startRate = (n) => START_RATE[n] ?? Math.max(8, Math.round(10_000 / n));
 
 const needsPool = ["fanout", "userpath", "convlist", "idle", "soak"].some((s) => sections.has(s));
