@@ -177,7 +177,9 @@ export async function startWrangler({ label, port, persistTo, config, cwd = ROOT
   const dir = logDir ?? tempDir(`edge-im-${label}-log-`);
   const logFile = path.join(dir, `${label}-${Date.now()}.log`);
   const fd = openSync(logFile, "a");
-  const args = [WRANGLER, "dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--show-interactive-dev-session=false", "--log-level", process.env.BENCH_WRANGLER_LOG_LEVEL ?? "warn"];
+  // BENCH_WRANGLER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles wrangler's node processes.
+  const nodeArgs = (process.env.BENCH_WRANGLER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const args = [...nodeArgs, WRANGLER, "dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--show-interactive-dev-session=false", "--log-level", process.env.BENCH_WRANGLER_LOG_LEVEL ?? "warn"];
   if (config) args.push("--config", config);
   if (persistTo) args.push("--persist-to", persistTo);
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);

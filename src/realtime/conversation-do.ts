@@ -41,6 +41,8 @@ const PUSH_COALESCE_MS = 2;
 
 const CONFIG_TTL_MS = 15_000;
 const SUMMARY_RETRY_MS = 5_000;
+/** Least time between two summary writes to D1 for one conversation. */
+const SUMMARY_INTERVAL_MS = 250;
 const MAX_REACTION_KINDS = 20;
 
 interface MemberInfo {
@@ -74,12 +76,19 @@ export interface SendResult {
   duplicate: boolean;
 }
 
+/** A message as the batch stored it (or found it, for a repeated client_id). */
+interface Stored {
+  view: MessageViewT;
+  duplicate: boolean;
+}
+
 interface Pending {
   record: NewMessage;
   origin?: string;
-  resolve: (r: { stored: StoredMessage; duplicate: boolean }) => void;
+  resolve: (r: Stored) => void;
   reject: (err: unknown) => void;
 }
+
 
 /**
  * One per DM, group or room: the authority for the conversation's messages. It assigns gap-free seqs,
@@ -96,6 +105,9 @@ export class ConversationDO extends DurableObject<Env> {
   private flushScheduled = false;
   private summaryDirty = false;
   private summaryWriting: Promise<void> | null = null;
+  private summaryWrittenAt = 0;
+  /** When the alarm for a trailing summary write is due (0: none scheduled). */
+  private summaryAlarmAt = 0;
   private sendTimes = new Map<string, number[]>();
   /** Attachments of this object's sockets, mirrored from serializeAttachment (rebuilt lazily after hibernation). */
   private sockets: SocketSet;
@@ -130,7 +142,13 @@ export class ConversationDO extends DurableObject<Env> {
     const db = this.db();
     const [convRows, memberRows] = await db.batch([
       db
-        .select({ id: schema.conversations.id, kind: schema.conversations.kind, dissolvedAt: schema.conversations.dissolvedAt, historyVisible: schema.conversations.historyVisible })
+        .select({
+          id: schema.conversations.id,
+          kind: schema.conversations.kind,
+          dissolvedAt: schema.conversations.dissolvedAt,
+          historyVisible: schema.conversations.historyVisible,
+          lastSeq: schema.conversations.lastSeq,
+        })
         .from(schema.conversations)
         .where(eq(schema.conversations.id, conversationId)),
       db
@@ -158,6 +176,8 @@ export class ConversationDO extends DurableObject<Env> {
     await this.loadSubscribers();
     await this.operatorConfig();
     this.state = { id: conv.id, kind: conv.kind, dissolved: conv.dissolvedAt !== null, historyVisible: conv.historyVisible, members, blockedSenders };
+    // a summary write lost with the previous instance (crash, eviction): bring D1 up to date
+    if (conv.lastSeq < this.lastSeq) this.markSummaryDirty();
     return this.state;
   }
 
@@ -202,19 +222,15 @@ export class ConversationDO extends DurableObject<Env> {
   async send(req: SendRequest): Promise<Result<SendResult>> {
     return capture(async () => {
       const state = await this.conversation(req.conversationId);
+      const config = req.system ? undefined : await this.operatorConfig();
       let senderName = "system";
       let content = req.content ?? null;
-      if (!req.system) {
+      if (config) {
         const m = this.member(state, req.senderId);
         senderName = m.username;
         if (state.dissolved) throw new AppError("FORBIDDEN", "This group has been dissolved; its history is read-only");
         if (m.mutedUntil && m.mutedUntil > new Date().toISOString()) throw new AppError("FORBIDDEN", `You are muted until ${m.mutedUntil}`);
         if (state.blockedSenders.has(req.senderId)) throw new AppError("FORBIDDEN", "You cannot message this user");
-        if (req.client_id) {
-          const existing = this.log.byClientId(req.senderId, req.client_id);
-          if (existing) return { message: this.viewOne(existing, req.senderId), duplicate: true };
-        }
-        const config = await this.operatorConfig();
         this.rateLimit(req.senderId, config.chat_rate);
         content = this.applyContentRules(req.type, content, config);
       }
@@ -236,8 +252,8 @@ export class ConversationDO extends DurableObject<Env> {
         reply_to: replyTo,
         created_at: new Date().toISOString(),
       };
-      const { stored, duplicate } = await this.enqueue(record, req.origin);
-      return { message: this.viewOne(stored, req.senderId), duplicate };
+      const { view, duplicate } = await this.enqueue(record, req.origin);
+      return { message: view, duplicate };
     });
   }
 
@@ -266,9 +282,13 @@ export class ConversationDO extends DurableObject<Env> {
     return content.replace(pattern, config.sensitive_replace);
   }
 
-  /** Queues a record; everything queued in the same turn is written in one SQLite transaction. */
-  private enqueue(record: NewMessage, origin?: string): Promise<{ stored: StoredMessage; duplicate: boolean }> {
-    return new Promise((resolve, reject) => {
+  /**
+   * Queues a record; everything queued in the same turn is written in one SQLite transaction. A
+   * client_id the sender already used (stored earlier, or earlier in the same batch) resolves to the
+   * stored message with `duplicate: true` and is not delivered again.
+   */
+  private enqueue(record: NewMessage, origin?: string): Promise<Stored> {
+    return new Promise<Stored>((resolve, reject) => {
       this.queue.push({ record, origin, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -281,23 +301,19 @@ export class ConversationDO extends DurableObject<Env> {
     const batch = this.queue;
     this.queue = [];
     this.flushScheduled = false;
-    const results: { stored: StoredMessage; duplicate: boolean }[] = [];
+    const rows: { row: StoredMessage; duplicate: boolean }[] = [];
     let seq = this.lastSeq;
     try {
       this.ctx.storage.transactionSync(() => {
-        const seen = new Map<string, StoredMessage>();
         for (const { record } of batch) {
-          const key = record.client_id ? `${record.sender_id}\n${record.client_id}` : null;
-          const earlier = key ? (seen.get(key) ?? this.log.byClientId(record.sender_id, record.client_id!)) : undefined;
-          if (earlier) {
-            results.push({ stored: earlier, duplicate: true });
+          if (this.log.insert(seq + 1, record)) {
+            seq += 1;
+            rows.push({ row: { ...record, seq, edited_at: null, recalled_at: null, deleted_at: null }, duplicate: false });
             continue;
           }
-          seq += 1;
-          this.log.insert(seq, record);
-          const stored: StoredMessage = { ...record, seq, edited_at: null, recalled_at: null, deleted_at: null };
-          if (key) seen.set(key, stored);
-          results.push({ stored, duplicate: false });
+          const earlier = record.client_id ? this.log.byClientId(record.sender_id, record.client_id) : undefined;
+          if (!earlier) throw new Error(`message ${record.id} collides with a stored message`);
+          rows.push({ row: earlier, duplicate: true });
         }
       });
     } catch (err) {
@@ -306,9 +322,17 @@ export class ConversationDO extends DurableObject<Env> {
       return;
     }
     this.lastSeq = seq;
-    batch.forEach((p, i) => p.resolve(results[i]));
-    const fresh = results.map((r, i) => ({ ...r, origin: batch[i].origin })).filter((r) => !r.duplicate);
-    if (fresh.length) this.deliver(fresh.map((r) => ({ stored: r.stored, origin: r.origin })));
+    const conversationId = this.state!.id;
+    const stored = rows.map(({ row, duplicate }, i): Stored => ({
+      duplicate,
+      // a new message has no reactions yet: its view is the same for every viewer
+      view: duplicate
+        ? this.viewOne(row, batch[i].record.sender_id)
+        : this.log.view(conversationId, row, [], undefined, row.reply_to ? this.log.byId(row.reply_to) : undefined),
+    }));
+    batch.forEach((p, i) => p.resolve(stored[i]));
+    const fresh = stored.flatMap((s, i) => (s.duplicate ? [] : [{ view: s.view, origin: batch[i].origin }]));
+    if (fresh.length) this.deliver(fresh);
   }
 
   /**
@@ -316,13 +340,9 @@ export class ConversationDO extends DurableObject<Env> {
    * members' user objects coalesced per recipient (full messages up to the configured group size),
    * subscribers of user connections that joined the room, then the D1 summary.
    */
-  private deliver(messages: { stored: StoredMessage; origin?: string }[]) {
+  private deliver(messages: { view: MessageViewT; origin?: string }[]) {
     this.markSummaryDirty();
-    const conversationId = this.state!.id;
-    const frames = messages.map(({ stored, origin }) => ({
-      data: messageFrame("message_received", this.log.view(conversationId, stored, [], undefined, stored.reply_to ? this.log.byId(stored.reply_to) : undefined)),
-      origin,
-    }));
+    const frames = messages.map(({ view, origin }) => ({ data: messageFrame("message_received", view), origin }));
     for (const f of frames) this.toSockets(f.data, f.origin);
     this.toUsers(frames, true);
   }
@@ -333,51 +353,79 @@ export class ConversationDO extends DurableObject<Env> {
 
   // ---- conversation summary in D1 -----------------------------------------------------------------
 
+  /**
+   * The conversation list reads each conversation's last message and seq from D1, so every stored
+   * message marks the summary dirty. Writes are coalesced: the first after a quiet spell goes out at
+   * once, later ones at most every SUMMARY_INTERVAL_MS (an alarm, so a trailing write survives
+   * eviction), and never more than one at a time. A busy room costs D1 a few writes per second
+   * instead of one per message; `load()` repairs a summary left behind by a crash.
+   */
   private markSummaryDirty() {
     this.summaryDirty = true;
-    this.summaryWriting ??= this.writeSummaries().finally(() => (this.summaryWriting = null));
+    if (this.summaryWriting || this.summaryAlarmAt) return;
+    const wait = this.summaryWrittenAt + SUMMARY_INTERVAL_MS - Date.now();
+    if (wait <= 0) this.startSummaryWrite();
+    else this.scheduleSummary(wait);
+  }
+
+  private scheduleSummary(wait: number) {
+    this.summaryAlarmAt = Date.now() + wait;
+    void this.ctx.storage.setAlarm(this.summaryAlarmAt).catch((err) => {
+      log("warn", "could not schedule the conversation summary", { error: String(err) });
+      this.summaryAlarmAt = 0;
+    });
+  }
+
+  private startSummaryWrite() {
+    this.summaryWriting = this.writeSummary().finally(() => {
+      this.summaryWriting = null;
+      if (this.summaryDirty && !this.summaryAlarmAt) this.scheduleSummary(SUMMARY_INTERVAL_MS);
+    });
   }
 
   /** Waits until the summary in D1 includes everything stored so far (REST sends wait for this). */
   async flushSummary(): Promise<void> {
     while (this.summaryWriting) await this.summaryWriting;
+    if (!this.summaryDirty) return;
+    this.startSummaryWrite();
+    await this.summaryWriting;
   }
 
-  /** Single-flight writer: at most one D1 write in flight, coalescing every message stored meanwhile. */
-  private async writeSummaries() {
-    while (this.summaryDirty && this.state) {
-      this.summaryDirty = false;
-      const last = this.log.bySeq(this.lastSeq);
-      if (!last) return;
-      const preview = {
-        id: last.id,
-        seq: last.seq,
-        type: last.type,
-        sender_id: last.sender_id,
-        sender_name: last.sender_name,
-        preview: previewText(last),
-        created_at: last.created_at,
-      };
-      try {
-        await this.db()
-          .update(schema.conversations)
-          .set({ lastSeq: last.seq, lastMessage: preview, lastMessageAt: last.created_at, updatedAt: new Date().toISOString() })
-          .where(and(eq(schema.conversations.id, this.state.id), sql`${schema.conversations.lastSeq} <= ${last.seq}`));
-      } catch (err) {
-        log("warn", "conversation summary write failed; retrying by alarm", { conversation_id: this.state.id, error: String(err) });
-        this.summaryDirty = true;
-        await this.ctx.storage.setAlarm(Date.now() + SUMMARY_RETRY_MS);
-        return;
-      }
+  /** Writes the newest message as the conversation's summary (never moving it backwards). */
+  private async writeSummary() {
+    if (!this.state) return;
+    this.summaryDirty = false;
+    this.summaryWrittenAt = Date.now();
+    const last = this.log.bySeq(this.lastSeq);
+    if (!last) return;
+    const preview = {
+      id: last.id,
+      seq: last.seq,
+      type: last.type,
+      sender_id: last.sender_id,
+      sender_name: last.sender_name,
+      preview: previewText(last),
+      created_at: last.created_at,
+    };
+    try {
+      await this.db()
+        .update(schema.conversations)
+        .set({ lastSeq: last.seq, lastMessage: preview, lastMessageAt: last.created_at, updatedAt: new Date().toISOString() })
+        .where(and(eq(schema.conversations.id, this.state.id), sql`${schema.conversations.lastSeq} <= ${last.seq}`));
+    } catch (err) {
+      log("warn", "conversation summary write failed; retrying by alarm", { conversation_id: this.state.id, error: String(err) });
+      this.summaryDirty = true;
+      this.scheduleSummary(SUMMARY_RETRY_MS);
     }
   }
 
+  /** The trailing (or retried) summary write; after a restart, loading the conversation repairs it. */
   async alarm() {
-    const id = this.log.exists() ? this.log.getMeta("conversation_id") : null;
+    this.summaryAlarmAt = 0;
+    const id = this.state?.id ?? (this.log.exists() ? this.log.getMeta("conversation_id") : null);
     if (!id) return;
     await this.conversation(id);
-    this.markSummaryDirty();
-    await this.flushSummary();
+    if (this.summaryDirty && !this.summaryWriting) this.startSummaryWrite();
   }
 
   // ---- reading --------------------------------------------------------------------------------------
@@ -427,7 +475,7 @@ export class ConversationDO extends DurableObject<Env> {
       const at = new Date().toISOString();
       this.log.edit(row.seq, text, at);
       const view = this.viewOne(this.log.bySeq(row.seq)!, userId);
-      this.changed("message_edited", "Message edited", view);
+      await this.changed("message_edited", "Message edited", view);
       return view;
     });
   }
@@ -447,7 +495,7 @@ export class ConversationDO extends DurableObject<Env> {
       }
       this.log.tombstone(row.seq, "recalled_at", new Date().toISOString());
       const view = this.viewOne(this.log.bySeq(row.seq)!, userId);
-      this.changed("message_recalled", "Message recalled", view);
+      await this.changed("message_recalled", "Message recalled", view);
       return view;
     });
   }
@@ -462,7 +510,7 @@ export class ConversationDO extends DurableObject<Env> {
       }
       this.log.tombstone(row.seq, "deleted_at", new Date().toISOString());
       const view = this.viewOne(this.log.bySeq(row.seq)!, userId);
-      this.changed("message_deleted", "Message deleted", view);
+      await this.changed("message_deleted", "Message deleted", view);
       return view;
     });
   }
@@ -479,15 +527,21 @@ export class ConversationDO extends DurableObject<Env> {
       }
       this.log.setReaction(row.seq, emoji, userId, add, new Date().toISOString());
       const view = this.viewOne(row, userId);
-      this.changed("reaction_updated", "Reaction updated", view, { emoji, user_id: userId, added: add });
+      await this.changed("reaction_updated", "Reaction updated", view, { emoji, user_id: userId, added: add });
       return view;
     });
   }
 
-  /** A message changed after it was delivered: live listeners hear it, and the summary may need it. */
-  private changed(type: string, text: string, view: MessageViewT, extra: Record<string, unknown> = {}) {
-    if (view.seq === this.lastSeq) this.markSummaryDirty();
+  /**
+   * A message changed after it was delivered: live listeners hear it, and when it is the newest one
+   * the conversation list shows the change by the time the caller is answered.
+   */
+  private async changed(type: string, text: string, view: MessageViewT, extra: Record<string, unknown> = {}) {
     this.broadcast(serverFrame(type, text, { conversation_id: view.conversation_id, message_id: view.id, seq: view.seq, message: view, ...extra }));
+    if (view.seq === this.lastSeq) {
+      this.markSummaryDirty();
+      await this.flushSummary();
+    }
   }
 
   // ---- read state ---------------------------------------------------------------------------------------

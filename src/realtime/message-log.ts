@@ -85,8 +85,10 @@ export class MessageLog {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
   }
 
+  /** The stored message with this sender's client_id (an index-only probe; the row is read only on a hit). */
   byClientId(senderId: string, clientId: string): StoredMessage | undefined {
-    return this.sql.exec<StoredMessage>("SELECT * FROM messages WHERE sender_id = ? AND client_id = ?", senderId, clientId).toArray()[0];
+    const hit = this.sql.exec<{ seq: number }>("SELECT seq FROM messages WHERE sender_id = ? AND client_id = ?", senderId, clientId).toArray()[0];
+    return hit ? this.bySeq(hit.seq) : undefined;
   }
 
   byId(id: string): StoredMessage | undefined {
@@ -97,12 +99,17 @@ export class MessageLog {
     return this.sql.exec<StoredMessage>("SELECT * FROM messages WHERE seq = ?", seq).toArray()[0];
   }
 
-  insert(seq: number, m: NewMessage) {
-    this.sql.exec(
+  /**
+   * Stores a message at `seq`; false (nothing written) when the sender already stored this client_id
+   * (the unique index decides, so the idempotency check costs no extra query).
+   */
+  insert(seq: number, m: NewMessage): boolean {
+    const cursor = this.sql.exec(
       `INSERT INTO messages (seq, id, sender_id, sender_name, client_id, type, content, payload, attachments, reply_to, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       seq, m.id, m.sender_id, m.sender_name, m.client_id, m.type, m.content, m.payload, m.attachments, m.reply_to, m.created_at,
     );
+    return cursor.rowsWritten > 0;
   }
 
   private indexedUpTo(): number {

@@ -202,6 +202,65 @@ describe("delivery", () => {
   });
 });
 
+describe("storing a burst", () => {
+  it("stores each client_id once, gap-free, even when retries land in the same batch; duplicates are acked, not delivered", async () => {
+    const a = await signup();
+    const b = await signup();
+    const group = await makeConversation(a, [b]);
+    const sa = await authed(a, `room_id=${group}`);
+    const sb = await authed(b, `room_id=${group}`);
+    // 20 messages, each of the first 10 sent twice in the same burst (a retry racing its original)
+    const frames = Array.from({ length: 20 }, (_, i) => ({ type: "send_message", content: `burst ${i}`, client_id: `burst-${i}` }));
+    for (const f of [...frames.slice(0, 10), ...frames.slice(0, 10), ...frames.slice(10)]) sa.send(f);
+    const acks = [];
+    for (let i = 0; i < 30; i++) acks.push((await sa.next("message_sent")).data!);
+    const fresh = acks.filter((f) => !f.duplicate);
+    const dups = acks.filter((f) => f.duplicate);
+    expect(fresh.map((f) => f.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(dups).toHaveLength(10);
+    for (const d of dups) expect(d.seq).toBe(fresh.find((f) => f.client_id === d.client_id)!.seq);
+    const received = [];
+    for (let i = 0; i < 20; i++) received.push((await sb.next("message_received")).data!);
+    expect(received.map((f) => f.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await copiesOf(sb, group, 5)).toBe(1);
+    const history = await call("GET", `/conversations/${group}/messages?limit=50`, { token: b.token });
+    expect(history.body.data.messages.map((m: { client_id: string }) => m.client_id)).toEqual(received.map((f) => f.client_id));
+  });
+
+  it("brings the conversation list up to the newest message after a burst, and repairs a summary lost with the object", async () => {
+    const a = await signup();
+    const b = await signup();
+    const group = await makeConversation(a, [b]);
+    const sa = await authed(a, `room_id=${group}`);
+    for (let i = 1; i <= 25; i++) sa.send({ type: "send_message", content: `m${i}` });
+    for (let i = 0; i < 25; i++) await sa.next("message_sent");
+    const listed = async () => {
+      const res = await call("GET", "/conversations", { token: b.token });
+      return res.body.data.conversations.find((c: { id: string }) => c.id === group);
+    };
+    // summary writes are coalesced (a few per second), the last one trails the burst
+    let row = await listed();
+    for (let i = 0; i < 20 && row.last_message?.seq !== 25; i++) {
+      await sleep(100);
+      row = await listed();
+    }
+    expect(row.last_message).toMatchObject({ seq: 25, preview: "m25" });
+    expect(row.unread_count).toBe(25);
+    // the runtime died before writing the summary: the next use of the conversation repairs it
+    await testEnv.DB.prepare("UPDATE conversations SET last_seq = 3, last_message = NULL WHERE id = ?").bind(group).run();
+    sa.close();
+    await sa.closed;
+    await evictDurableObject(testEnv.CONVERSATION.get(testEnv.CONVERSATION.idFromName(group)));
+    expect((await call("GET", `/conversations/${group}/messages?limit=1`, { token: b.token })).status).toBe(200);
+    row = await listed();
+    for (let i = 0; i < 20 && row.last_message?.seq !== 25; i++) {
+      await sleep(100);
+      row = await listed();
+    }
+    expect(row.last_message).toMatchObject({ seq: 25, preview: "m25" });
+  });
+});
+
 describe("presence, typing, reads", () => {
   it("goes ONLINE on the first socket and OFFLINE with last_seen after the last; friends hear it", async () => {
     const a = await signup();
