@@ -15,9 +15,13 @@ interface Env {
 export class BroadcastRoom extends DurableObject<Env> {
   private seq = 0;
   private sockets = new Set<WebSocket>();
+  /** Diagnostic: `?pad=N` adds N characters to every delivered frame (to compare equal frame sizes). */
+  private pad = "";
 
   async fetch(request: Request): Promise<Response> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket", { status: 426 });
+    const pad = Number(new URL(request.url).searchParams.get("pad") ?? 0);
+    if (pad > 0 && pad <= 4096) this.pad = "x".repeat(pad);
     const [client, server] = Object.values(new WebSocketPair());
     server.accept();
     this.sockets.add(server);
@@ -52,7 +56,7 @@ export class BroadcastRoom extends DurableObject<Env> {
     const data = JSON.stringify({
       success: true,
       message: "Message sent successfully",
-      data: { type: "message_received", seq, client_id: frame.client_id ?? null, content: frame.content ?? "", created_at: new Date().toISOString() },
+      data: { type: "message_received", seq, client_id: frame.client_id ?? null, content: frame.content ?? "", created_at: new Date().toISOString(), ...(this.pad ? { pad: this.pad } : {}) },
     });
     for (const other of this.sockets) {
       if (other === ws) continue;

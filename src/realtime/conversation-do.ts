@@ -69,6 +69,8 @@ export interface SendRequest extends SendMessageInput {
   system?: boolean;
   /** The connection the message came from: it gets `message_sent`, not `message_received`. */
   origin?: string;
+  /** REST: answer only once the conversation list in D1 shows the message (written at once, not trailing). */
+  awaitSummary?: boolean;
 }
 
 export interface SendResult {
@@ -85,6 +87,8 @@ interface Stored {
 interface Pending {
   record: NewMessage;
   origin?: string;
+  /** Someone waits for the summary (a REST send): write it at once instead of trailing. */
+  summaryNow: boolean;
   resolve: (r: Stored) => void;
   reject: (err: unknown) => void;
 }
@@ -108,6 +112,8 @@ export class ConversationDO extends DurableObject<Env> {
   private summaryWrittenAt = 0;
   /** When the alarm for a trailing summary write is due (0: none scheduled). */
   private summaryAlarmAt = 0;
+  /** Callers in flushSummary: they write at once, so no trailing alarm is needed for them. */
+  private summaryWaiters = 0;
   private sendTimes = new Map<string, number[]>();
   /** Attachments of this object's sockets, mirrored from serializeAttachment (rebuilt lazily after hibernation). */
   private sockets: SocketSet;
@@ -252,7 +258,8 @@ export class ConversationDO extends DurableObject<Env> {
         reply_to: replyTo,
         created_at: new Date().toISOString(),
       };
-      const { view, duplicate } = await this.enqueue(record, req.origin);
+      const { view, duplicate } = await this.enqueue(record, req.origin, req.awaitSummary);
+      if (req.awaitSummary) await this.flushSummary();
       return { message: view, duplicate };
     });
   }
@@ -283,13 +290,14 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /**
-   * Queues a record; everything queued in the same turn is written in one SQLite transaction. A
+   * Queues a record; everything queued until the flush runs (a zero-delay timer: its own turn, so
+   * the batch is one SQLite commit instead of one per socket event) is written in one transaction. A
    * client_id the sender already used (stored earlier, or earlier in the same batch) resolves to the
    * stored message with `duplicate: true` and is not delivered again.
    */
-  private enqueue(record: NewMessage, origin?: string): Promise<Stored> {
+  private enqueue(record: NewMessage, origin?: string, summaryNow = false): Promise<Stored> {
     return new Promise<Stored>((resolve, reject) => {
-      this.queue.push({ record, origin, resolve, reject });
+      this.queue.push({ record, origin, summaryNow, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setTimeout(() => this.flush(), 0);
@@ -332,7 +340,7 @@ export class ConversationDO extends DurableObject<Env> {
     }));
     batch.forEach((p, i) => p.resolve(stored[i]));
     const fresh = stored.flatMap((s, i) => (s.duplicate ? [] : [{ view: s.view, origin: batch[i].origin }]));
-    if (fresh.length) this.deliver(fresh);
+    if (fresh.length) this.deliver(fresh, batch.some((p) => p.summaryNow));
   }
 
   /**
@@ -340,8 +348,8 @@ export class ConversationDO extends DurableObject<Env> {
    * members' user objects coalesced per recipient (full messages up to the configured group size),
    * subscribers of user connections that joined the room, then the D1 summary.
    */
-  private deliver(messages: { view: MessageViewT; origin?: string }[]) {
-    this.markSummaryDirty();
+  private deliver(messages: { view: MessageViewT; origin?: string }[], summaryNow = false) {
+    this.markSummaryDirty(summaryNow);
     const frames = messages.map(({ view, origin }) => ({ data: messageFrame("message_received", view), origin }));
     for (const f of frames) this.toSockets(f.data, f.origin);
     this.toUsers(frames, true);
@@ -360,10 +368,10 @@ export class ConversationDO extends DurableObject<Env> {
    * eviction), and never more than one at a time. A busy room costs D1 a few writes per second
    * instead of one per message; `load()` repairs a summary left behind by a crash.
    */
-  private markSummaryDirty() {
+  private markSummaryDirty(now = false) {
     this.summaryDirty = true;
-    if (this.summaryWriting || this.summaryAlarmAt) return;
-    const wait = this.summaryWrittenAt + SUMMARY_INTERVAL_MS - Date.now();
+    if (this.summaryWriting || (this.summaryAlarmAt && !now)) return;
+    const wait = now ? 0 : this.summaryWrittenAt + SUMMARY_INTERVAL_MS - Date.now();
     if (wait <= 0) this.startSummaryWrite();
     else this.scheduleSummary(wait);
   }
@@ -379,16 +387,22 @@ export class ConversationDO extends DurableObject<Env> {
   private startSummaryWrite() {
     this.summaryWriting = this.writeSummary().finally(() => {
       this.summaryWriting = null;
-      if (this.summaryDirty && !this.summaryAlarmAt) this.scheduleSummary(SUMMARY_INTERVAL_MS);
+      // callers waiting in flushSummary write the rest themselves; otherwise it trails by alarm
+      if (this.summaryDirty && !this.summaryWaiters && !this.summaryAlarmAt) this.scheduleSummary(SUMMARY_INTERVAL_MS);
     });
   }
 
   /** Waits until the summary in D1 includes everything stored so far (REST sends wait for this). */
   async flushSummary(): Promise<void> {
-    while (this.summaryWriting) await this.summaryWriting;
-    if (!this.summaryDirty) return;
-    this.startSummaryWrite();
-    await this.summaryWriting;
+    this.summaryWaiters += 1;
+    try {
+      while (this.summaryWriting) await this.summaryWriting;
+      if (!this.summaryDirty) return;
+      this.startSummaryWrite();
+      await this.summaryWriting;
+    } finally {
+      this.summaryWaiters -= 1;
+    }
   }
 
   /** Writes the newest message as the conversation's summary (never moving it backwards). */

@@ -28,8 +28,5 @@ export async function validateAttachments(db: Db, senderId: string, input: Pick<
 /** Sends through the conversation's object and waits until the conversation list in D1 shows it. */
 export async function sendMessage(env: Env, db: Db, conversationId: string, senderId: string, input: SendMessageInput) {
   await validateAttachments(db, senderId, input);
-  const stub = conversationStub(env, conversationId);
-  const result = unwrap(await stub.send({ ...input, conversationId, senderId }));
-  await stub.flushSummary();
-  return result;
+  return unwrap(await conversationStub(env, conversationId).send({ ...input, conversationId, senderId, awaitSummary: true }));
 }
