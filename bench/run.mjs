@@ -14,7 +14,7 @@
 // Prints a table and writes bench/results/latest.json. Every step is bounded in time and count; every
 // process started here is stopped at the end, on error and on Ctrl-C.
 //
-// Flags: --quick (N = 10, 100; 10 senders; fewer, shorter steps; about 4 minutes) · --only=fanout,userpath,history,convlist,rest,idle,soak
+// Flags: --quick (N = 10, 100; 10 senders; fewer, shorter steps; about 4.5 minutes) · --only=fanout,userpath,history,convlist,rest,idle,soak
 //        --soak-seconds=N · --n=10,100,500 · --senders=1,10 · --step-seconds=S · --p99-limit-ms=MS
 //        --factor=F · --max-steps=K · --history-depth=N · --soak-rate=R · --keep-state (keep the temp state directories)
 import { mkdirSync, writeFileSync } from "node:fs";

@@ -93,7 +93,6 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-
 /**
  * One per DM, group or room: the authority for the conversation's messages. It assigns gap-free seqs,
  * enforces client_id idempotency, stores messages in its own SQLite (group commit), authorizes every
