@@ -3,6 +3,7 @@
 // read from the timestamp embedded in each message's client_id (all clients share this process's clock).
 import WebSocket from "ws";
 import { setTimeout as sleep } from "node:timers/promises";
+import { openSocket } from "./socket.mjs";
 import { Samples, summarize, round } from "./stats.mjs";
 
 const RUN_TAG = Math.floor(Math.random() * 36 ** 4).toString(36);
@@ -105,47 +106,25 @@ export class Client {
   open(timeoutMs = 20_000) {
     this.closing = false;
     this.lastLive = 0; // live order is checked per connection
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
-      this.ws = ws;
-      let settled = false;
-      const timer = setTimeout(() => finish(new Error(`client ${this.idx}: no first frame within ${timeoutMs} ms`)), timeoutMs);
-      const finish = (err) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) {
-          try {
-            ws.terminate();
-          } catch {
-            // ignore
-          }
-          reject(err);
-        } else {
-          this.open_ = true;
-          resolve(this);
-        }
-      };
-      ws.on("message", (data) => {
-        if (this.ws !== ws) return;
-        const s = data.toString();
-        if (!settled) {
-          const f = safeParse(s);
-          if (f && f.success && (f.data?.type === "authenticated" || f.data?.type === "hello")) finish();
-          else finish(new Error(`client ${this.idx}: first frame ${s.slice(0, 200)}`));
-          return;
-        }
-        this.onFrame(s);
-      });
-      ws.on("error", (err) => finish(err));
-      ws.on("close", (code) => {
-        if (!settled) finish(new Error(`client ${this.idx}: closed ${code} before the first frame`));
-        if (this.ws !== ws) return; // an earlier socket of a client that has reconnected since
+    return openSocket(this.url, {
+      timeoutMs,
+      label: `client ${this.idx}`,
+      first: (s) => {
+        const f = safeParse(s);
+        return !!(f && f.success && (f.data?.type === "authenticated" || f.data?.type === "hello"));
+      },
+      adopt: (ws) => (this.ws = ws),
+      current: () => this.ws,
+      onFrame: (s) => this.onFrame(s),
+      onClose: (code) => {
         if (this.open_ && !this.closing) this.unexpectedClose += 1;
         this.open_ = false;
         this.lastCloseCode = code;
         if (this.syncWaiter) this.syncWaiter.reject(new Error(`client ${this.idx}: closed (${code}) during sync`));
-      });
+      },
+    }).then(() => {
+      this.open_ = true;
+      return this;
     });
   }
 

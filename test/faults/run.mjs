@@ -18,6 +18,7 @@ import WebSocket from "ws";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startWrangler, migrate, tempDir, installCleanup, cleanup, DEV_VARS, freePort, projectSnapshot } from "../../bench/lib/proc.mjs";
 import { Api } from "../../bench/lib/api.mjs";
+import { openSocket } from "../../bench/lib/socket.mjs";
 
 const HARD_LIMIT_MS = 240_000;
 const STRICT_SYNC = process.env.FAULTS_STRICT_SYNC === "1";
@@ -66,50 +67,34 @@ class Observer {
 
   open(timeoutMs = 15_000) {
     sockets.add(this);
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
-      this.ws = ws;
-      for (const c of this.convs.values()) c.lastLive = 0;
-      let settled = false;
-      const timer = setTimeout(() => done(new Error(`${this.name}: no authenticated frame in ${timeoutMs} ms`)), timeoutMs);
-      const done = (err) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) {
-          try {
-            ws.terminate();
-          } catch {
-            // ignore
-          }
-          reject(err);
-        } else {
-          this.open_ = true;
-          resolve(this);
-        }
-      };
-      ws.on("message", (data) => {
-        if (this.ws !== ws) return;
-        let f;
-        try {
-          f = JSON.parse(data.toString());
-        } catch {
-          return;
-        }
-        if (!settled) {
-          if (f.success && f.data?.type === "authenticated") done();
-          else done(new Error(`${this.name}: first frame ${data.toString().slice(0, 200)}`));
-          return;
-        }
-        this.onFrame(f);
-      });
-      ws.on("error", (err) => done(err));
-      ws.on("close", (code) => {
-        if (!settled) done(new Error(`${this.name}: closed ${code} before authenticated`));
-        if (this.ws !== ws) return;
+    for (const c of this.convs.values()) c.lastLive = 0;
+    const parse = (s) => {
+      try {
+        return JSON.parse(s);
+      } catch {
+        return undefined;
+      }
+    };
+    return openSocket(this.url, {
+      timeoutMs,
+      label: this.name,
+      first: (s) => {
+        const f = parse(s);
+        return f === undefined ? undefined : !!(f.success && f.data?.type === "authenticated");
+      },
+      adopt: (ws) => (this.ws = ws),
+      current: () => this.ws,
+      onFrame: (s) => {
+        const f = parse(s);
+        if (f !== undefined) this.onFrame(f);
+      },
+      onClose: (code) => {
         this.open_ = false;
         for (const w of this.waiters.splice(0)) w.reject(new Error(`${this.name}: socket closed (${code})`));
-      });
+      },
+    }).then(() => {
+      this.open_ = true;
+      return this;
     });
   }
 
