@@ -392,7 +392,7 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /** Waits until the summary in D1 includes everything stored so far (REST sends wait for this). */
-  async flushSummary(): Promise<void> {
+  private async flushSummary(): Promise<void> {
     this.summaryWaiters += 1;
     try {
       while (this.summaryWriting) await this.summaryWriting;
@@ -552,7 +552,7 @@ export class ConversationDO extends DurableObject<Env> {
   private async changed(type: string, text: string, view: MessageViewT, extra: Record<string, unknown> = {}) {
     this.broadcast(serverFrame(type, text, { conversation_id: view.conversation_id, message_id: view.id, seq: view.seq, message: view, ...extra }));
     if (view.seq === this.lastSeq) {
-      this.markSummaryDirty();
+      this.markSummaryDirty(true);
       await this.flushSummary();
     }
   }

@@ -85,10 +85,9 @@ export class MessageLog {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
   }
 
-  /** The stored message with this sender's client_id (an index-only probe; the row is read only on a hit). */
+  /** The stored message with this sender's client_id (looked up only when an insert collides). */
   byClientId(senderId: string, clientId: string): StoredMessage | undefined {
-    const hit = this.sql.exec<{ seq: number }>("SELECT seq FROM messages WHERE sender_id = ? AND client_id = ?", senderId, clientId).toArray()[0];
-    return hit ? this.bySeq(hit.seq) : undefined;
+    return this.sql.exec<StoredMessage>("SELECT * FROM messages WHERE sender_id = ? AND client_id = ?", senderId, clientId).toArray()[0];
   }
 
   byId(id: string): StoredMessage | undefined {
