@@ -38,6 +38,14 @@ export interface PushFrame {
 }
 
 const PUSH_COALESCE_MS = 2;
+/**
+ * While messages arrive together (the last batch, less than BUSY_MS ago, held more than one), the next
+ * batch waits BATCH_WINDOW_MS for company: one commit and one output-gate release for several messages
+ * instead of one each. A message into a quiet conversation, or from a lone sender waiting for each
+ * ack, is written at once.
+ */
+const BATCH_WINDOW_MS = 4;
+const BUSY_MS = 50;
 
 const CONFIG_TTL_MS = 15_000;
 const SUMMARY_RETRY_MS = 5_000;
@@ -106,6 +114,9 @@ export class ConversationDO extends DurableObject<Env> {
   private config?: { value: Config; at: number };
   private queue: Pending[] = [];
   private flushScheduled = false;
+  /** When the last batch was written (Date.now(), which advances between events) and its size. */
+  private flushedAt = 0;
+  private flushedSize = 0;
   private summaryDirty = false;
   private summaryWriting: Promise<void> | null = null;
   private summaryWrittenAt = 0;
@@ -289,23 +300,27 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /**
-   * Queues a record; everything queued until the flush runs (a zero-delay timer: its own turn, so
-   * the batch is one SQLite commit instead of one per socket event) is written in one transaction. A
-   * client_id the sender already used (stored earlier, or earlier in the same batch) resolves to the
-   * stored message with `duplicate: true` and is not delivered again.
+   * Queues a record; everything queued until the flush runs (a timer: its own turn, so the batch is
+   * one SQLite commit instead of one per socket event; zero delay when the conversation was quiet,
+   * BATCH_WINDOW_MS when busy) is written in one transaction. A client_id the sender already used
+   * (stored earlier, or earlier in the same batch) resolves to the stored message with
+   * `duplicate: true` and is not delivered again.
    */
   private enqueue(record: NewMessage, origin?: string, summaryNow = false): Promise<Stored> {
     return new Promise<Stored>((resolve, reject) => {
       this.queue.push({ record, origin, summaryNow, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setTimeout(() => this.flush(), 0);
+        const busy = this.flushedSize > 1 && Date.now() - this.flushedAt < BUSY_MS;
+        setTimeout(() => this.flush(), busy ? BATCH_WINDOW_MS : 0);
       }
     });
   }
 
   private flush() {
     const batch = this.queue;
+    this.flushedAt = Date.now();
+    this.flushedSize = batch.length;
     this.queue = [];
     this.flushScheduled = false;
     const rows: { row: StoredMessage; duplicate: boolean }[] = [];
