@@ -10,7 +10,6 @@ import { log } from "../middleware/observability";
 import type { MessageType, MessageViewT, SendMessageInput } from "../routes/messages/messages.schemas";
 import { MessageLog, previewText, type NewMessage, type StoredMessage } from "./message-log";
 import {
-  admitFrame,
   authenticatedFrame,
   CloseCodes,
   errorFrame,
@@ -28,7 +27,7 @@ import {
 } from "./protocol";
 import { userStub } from "./push";
 import { capture, type Result } from "./result";
-import { finishClose, replayInto, SocketSet } from "./sockets";
+import { finishClose, onSocketFrame, replayInto, SocketSet } from "./sockets";
 import { relayCall } from "./calls";
 
 /** A frame bound for a user's object: the serialized frame and the connection it came from (not echoed there). */
@@ -277,13 +276,14 @@ export class ConversationDO extends DurableObject<Env> {
   private rateLimit(userId: string, perMinute: number) {
     if (perMinute <= 0) return;
     const now = Date.now();
-    const times = (this.sendTimes.get(userId) ?? []).filter((t) => now - t < 60_000);
+    let times = this.sendTimes.get(userId);
+    if (!times) this.sendTimes.set(userId, (times = []));
+    // oldest first: drop what left the minute from the front (amortized O(1), not a scan per send)
+    while (times.length && now - times[0] >= 60_000) times.shift();
     if (times.length >= perMinute) {
-      this.sendTimes.set(userId, times);
       throw new AppError("RATE_LIMITED", "You are sending messages too fast", { retryAfter: Math.ceil((60_000 - (now - times[0])) / 1000) });
     }
     times.push(now);
-    this.sendTimes.set(userId, times);
   }
 
   private applyContentRules(type: string, content: string | null, config: Config): string | null {
@@ -782,15 +782,7 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
-    const a = this.sockets.get(ws);
-    const frame = admitFrame(ws, a, raw, this.limits);
-    if (!frame) return;
-    try {
-      await this.handleFrame(ws, a, frame);
-    } catch (err) {
-      log("error", "conversation socket frame failed", { error: String(err), type: frame.type });
-      safeSend(ws, errorFrame("Internal error"));
-    }
+    await onSocketFrame(ws, raw, this.sockets, this.limits, (socket, a, frame) => this.handleFrame(socket, a, frame));
   }
 
   private async handleFrame(ws: WebSocket, a: SocketAttachment, frame: ClientFrameT) {

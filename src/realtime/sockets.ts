@@ -1,5 +1,6 @@
+import { log } from "../middleware/observability";
 import type { Result } from "./result";
-import { errorFrame, safeSend, type SocketAttachment } from "./protocol";
+import { admitFrame, errorFrame, safeSend, type ClientFrameT, type RateLimits, type SocketAttachment } from "./protocol";
 
 /**
  * An object's open sockets with their attachments. serializeAttachment is the source of truth
@@ -50,6 +51,29 @@ export class SocketSet {
     const a = this.cache.get(ws) ?? (ws.deserializeAttachment() as SocketAttachment | null);
     this.cache.delete(ws);
     return a;
+  }
+}
+
+/**
+ * One incoming frame on either kind of socket: admission (rate, size, parse; misbehaving frames are
+ * answered and counted there), then the object's handler. A handler that throws answers the client
+ * with an error frame rather than leaving it waiting.
+ */
+export async function onSocketFrame(
+  ws: WebSocket,
+  raw: string | ArrayBuffer,
+  sockets: SocketSet,
+  limits: RateLimits,
+  handle: (ws: WebSocket, a: SocketAttachment, frame: ClientFrameT) => Promise<void>,
+) {
+  const a = sockets.get(ws);
+  const frame = admitFrame(ws, a, raw, limits);
+  if (!frame) return;
+  try {
+    await handle(ws, a, frame);
+  } catch (err) {
+    log("error", "socket frame failed", { error: String(err), type: frame.type, room: a.room });
+    safeSend(ws, errorFrame("Internal error"));
   }
 }
 

@@ -11,7 +11,6 @@ import { relayCall } from "./calls";
 import type { PushFrame } from "./conversation-do";
 import { ensureRoomMember } from "./membership";
 import {
-  admitFrame,
   authenticatedFrame,
   CloseCodes,
   errorFrame,
@@ -26,7 +25,7 @@ import {
   type SocketAttachment,
 } from "./protocol";
 import { conversationStub, frame, pushToUsers, type ServerFrame } from "./push";
-import { finishClose, replayInto, SocketSet } from "./sockets";
+import { finishClose, onSocketFrame, replayInto, SocketSet } from "./sockets";
 
 type Status = "ONLINE" | "AWAY" | "BUSY" | "OFFLINE";
 const TICKET_TTL_MS = 60_000;
@@ -173,15 +172,7 @@ export class UserDO extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
-    const a = this.sockets.get(ws);
-    const frame = admitFrame(ws, a, raw, this.limits);
-    if (!frame) return;
-    try {
-      await this.handleFrame(ws, a, frame);
-    } catch (err) {
-      log("error", "user socket frame failed", { error: String(err), type: frame.type });
-      safeSend(ws, errorFrame("Internal error"));
-    }
+    await onSocketFrame(ws, raw, this.sockets, this.limits, (socket, a, frame) => this.handleFrame(socket, a, frame));
   }
 
   private async leaveRoom(ws: WebSocket, a: SocketAttachment) {
