@@ -234,16 +234,16 @@ describe("storing a burst", () => {
     const sa = await authed(a, `room_id=${group}`);
     for (let i = 1; i <= 25; i++) sa.send({ type: "send_message", content: `m${i}` });
     for (let i = 0; i < 25; i++) await sa.next("message_sent");
-    const listed = async () => {
-      const res = await call("GET", "/conversations", { token: b.token });
-      return res.body.data.conversations.find((c: { id: string }) => c.id === group);
+    // summary writes are coalesced (a few per second), the last one trails the burst: poll up to 2 s
+    const listedAt = async (seq: number) => {
+      for (let i = 0; ; i++) {
+        const res = await call("GET", "/conversations", { token: b.token });
+        const row = res.body.data.conversations.find((c: { id: string }) => c.id === group);
+        if (row.last_message?.seq === seq || i >= 20) return row;
+        await sleep(100);
+      }
     };
-    // summary writes are coalesced (a few per second), the last one trails the burst
-    let row = await listed();
-    for (let i = 0; i < 20 && row.last_message?.seq !== 25; i++) {
-      await sleep(100);
-      row = await listed();
-    }
+    let row = await listedAt(25);
     expect(row.last_message).toMatchObject({ seq: 25, preview: "m25" });
     expect(row.unread_count).toBe(25);
     // the runtime died before writing the summary: the next use of the conversation repairs it
@@ -252,11 +252,7 @@ describe("storing a burst", () => {
     await sa.closed;
     await evictDurableObject(testEnv.CONVERSATION.get(testEnv.CONVERSATION.idFromName(group)));
     expect((await call("GET", `/conversations/${group}/messages?limit=1`, { token: b.token })).status).toBe(200);
-    row = await listed();
-    for (let i = 0; i < 20 && row.last_message?.seq !== 25; i++) {
-      await sleep(100);
-      row = await listed();
-    }
+    row = await listedAt(25);
     expect(row.last_message).toMatchObject({ seq: 25, preview: "m25" });
   });
 });
