@@ -7,7 +7,8 @@
 // --profile (project or baseline) takes a CPU profile of the Worker's isolate through wrangler's
 // inspector during each step and writes /tmp/edge-im-probe/rt-<step>.cpuprofile (open it in Chrome
 // DevTools, or summarize it by self time). --pad=N (baseline) adds N characters to each delivered
-// frame, to compare equal frame sizes. PROBE_VARS='{"NAME":"value"}' passes extra --var bindings to
+// frame, to compare equal frame sizes; --mode=hibernate (baseline) holds the sockets with the
+// Hibernation API instead of accept(). PROBE_VARS='{"NAME":"value"}' passes extra --var bindings to
 // the project; PROBE_GREP=text prints the runtime's log lines containing text before stopping.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -27,7 +28,7 @@ let urls;
 if (TARGET === "baseline") {
   const dir = baselineSnapshot();
   server = await startWrangler({ label: "baseline", cwd: dir, config: path.join(dir, "wrangler.toml"), persistTo: tempDir("probe-base-"), readyPath: "/" });
-  urls = Array.from({ length: N }, () => `${server.wsUrl}/ws?room=probe-${RUN_TAG}&pad=${opt("pad", 0)}`);
+  urls = Array.from({ length: N }, () => `${server.wsUrl}/ws?room=probe-${RUN_TAG}&pad=${opt("pad", 0)}&mode=${opt("mode", "accept")}`);
 } else {
   const dir = projectSnapshot();
   const persist = tempDir("probe-state-");

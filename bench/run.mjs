@@ -4,6 +4,8 @@
 // its own `wrangler dev`, then measures:
 //   fanout    a room of N live clients on conversation-bound connections (N = 10, 100, 500), 1 and 10
 //             senders, rising rates until loss or latency breaks; the same ladder against the baseline
+//             (accept(), the ceiling) and, at N = 100 and 500, against baseline-hib (the same broadcast
+//             on the Hibernation API, which the project's objects use: the cost of that API alone)
 //   userpath  a group of 50 members on user connections (delivery through UserDOs) beside the same group
 //             on conversation-bound connections (the fast path) and the baseline at N = 50
 //   history   page latency at the newest message and 100,000 messages back
@@ -16,7 +18,8 @@
 //
 // Flags: --quick (N = 10, 100; 10 senders; fewer, shorter steps; about 4.5 minutes) · --only=fanout,userpath,history,convlist,rest,idle,soak
 //        --soak-seconds=N · --n=10,100,500 · --senders=1,10 · --step-seconds=S · --p99-limit-ms=MS
-//        --factor=F · --max-steps=K · --history-depth=N · --soak-rate=R · --keep-state (keep the temp state directories)
+//        --factor=F · --max-steps=K · --history-depth=N · --soak-rate=R · --hib-baseline=100,500|none
+//        --keep-state (keep the temp state directories)
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -58,6 +61,8 @@ const REST_ONE = Number(opt("rest-messages", QUICK ? "500" : "2000"));
 const IDLE_SOCKETS = Number(opt("idle-sockets", "1000"));
 const IDLE_WAIT_S = QUICK ? 10 : 20;
 const GROUP_SIZE = 50;
+/** Room sizes whose ladders also run the baseline on the Hibernation API (`baseline-hib`): the cost of that API alone. */
+const HIB_NS = opt("hib-baseline", QUICK ? "100" : "100,500") === "none" ? [] : list(opt("hib-baseline", QUICK ? "100" : "100,500")).map(Number);
 const WS_RATE = 100_000;
 /** Starting total rate (messages/s) of each ladder, by room size. */
 const START_RATE = QUICK ? { 10: 2000, 50: 500, 100: 300, 500: 40 } : { 10: 2000, 50: 400, 100: 300, 500: 30 };
@@ -203,7 +208,7 @@ async function main() {
   }
   const boundUrl = (u, conv, dev = "bench") => `${main.wsUrl}/api/v1/ws?token=${u.token}&room_id=${conv}&device_id=${dev}`;
   const userUrl = (u, dev = "bench") => `${main.wsUrl}/api/v1/ws?token=${u.token}&device_id=${dev}`;
-  const baseUrl = (room) => `${base.wsUrl}/ws?room=${room}`;
+  const baseUrl = (room, mode = "accept") => `${base.wsUrl}/ws?room=${room}&mode=${mode}`;
 
   /**
    * One configuration: every target's clients connected at once (the baseline's and the project's), then
@@ -216,7 +221,7 @@ async function main() {
       for (const { name, make } of makers) {
         const t0 = performance.now();
         const { clients, kind } = await make();
-        targets.push({ name, clients, kind, server: name === "baseline" ? base : main });
+        targets.push({ name, clients, kind, server: name.startsWith("baseline") ? base : main });
         say(`${config}: ${clients.length} ${name} connections open in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       }
       await sleep(500);
@@ -250,6 +255,9 @@ async function main() {
         n,
         [
           { name: "baseline", make: async () => ({ clients: await open(members.map((_, i) => new Client(i, baseUrl(`${RUN_TAG}-n${n}`), { kind: "baseline" }))), kind: "baseline" }) },
+          ...(HIB_NS.includes(n)
+            ? [{ name: "baseline-hib", make: async () => ({ clients: await open(members.map((_, i) => new Client(i, baseUrl(`${RUN_TAG}-h${n}`, "hibernate"), { kind: "baseline" }))), kind: "baseline" }) }]
+            : []),
           {
             name: "project",
             make: async () => {
@@ -615,14 +623,23 @@ async function soak(api, main, users, boundUrl) {
 // ---- report --------------------------------------------------------------------------------------------
 function report() {
   const rows = [...results.fanout, ...results.userpath];
+  const versus = (r, b) => {
+    const same = sameRateP99(b, r);
+    return {
+      ratio: b.deliveries_per_s ? round(r.deliveries_per_s / b.deliveries_per_s, 2) : null,
+      same: same ? { rate: same.rate, p99_baseline: same.p99_a, p99: same.p99_b, ratio: same.p99_a ? round(same.p99_b / same.p99_a, 1) : null } : null,
+    };
+  };
+  const peer = (r, target) => rows.find((x) => x.target === target && x.n === r.n && x.senders === r.senders && x.config === r.config);
   for (const r of rows) {
     if (r.target === "baseline") continue;
-    const b = rows.find((x) => x.target === "baseline" && x.n === r.n && x.senders === r.senders && x.config === r.config);
-    if (!b) continue;
-    r.ratio_deliveries = b.deliveries_per_s ? round(r.deliveries_per_s / b.deliveries_per_s, 2) : null;
-    const same = sameRateP99(b, r);
-    r.same_rate = same ? { rate: same.rate, p99_baseline: same.p99_a, p99: same.p99_b, ratio: same.p99_a ? round(same.p99_b / same.p99_a, 1) : null } : null;
+    const b = peer(r, "baseline");
+    if (b) ({ ratio: r.ratio_deliveries, same: r.same_rate } = versus(r, b));
+    // the project beside the same broadcast on the Hibernation API, which the project's objects use
+    const h = r.target === "project" ? peer(r, "baseline-hib") : null;
+    if (h) ({ ratio: r.ratio_deliveries_hib, same: r.same_rate_hib } = versus(r, h));
   }
+  const sameCell = (s) => (s ? `${s.p99}/${s.p99_baseline}ms@${s.rate}` : "-");
   const cols = [
     { h: "configuration", v: (r) => r.config },
     { h: "target", v: (r) => r.target },
@@ -638,12 +655,14 @@ function report() {
     { h: "lost", v: (r) => r.losses },
     { h: "dup", v: (r) => r.duplicates },
     { h: "x base", v: (r) => (r.ratio_deliveries ?? (r.target === "baseline" ? "1" : "-")) },
-    { h: "p99 same rate", v: (r) => (r.same_rate ? `${r.same_rate.p99}/${r.same_rate.p99_baseline}ms@${r.same_rate.rate}` : "-") },
+    { h: "p99 same rate", v: (r) => sameCell(r.same_rate) },
+    { h: "x hib", v: (r) => r.ratio_deliveries_hib ?? "-" },
+    { h: "p99 vs hib", v: (r) => sameCell(r.same_rate_hib) },
     { h: "rt cpu/1k", v: (r) => r.cpu_ms_per_1k_deliveries?.runtime },
     { h: "stopped by", v: (r) => `${r.broke ?? "max rate"}@${r.max_rate_tried}` },
     { h: "steps", v: (r) => r.steps.length },
   ];
-  if (rows.length) console.log("\n=== realtime fan-out (sustained = best step with zero loss/dup, p99 ≤ limit, keeping up; latency ms at that step; acked/deliveries/lost/dup summed over every step; rt cpu/1k = runtime workerd CPU ms per 1,000 deliveries, median of passing steps) ===");
+  if (rows.length) console.log("\n=== realtime fan-out (sustained = best step with zero loss/dup, p99 ≤ limit, keeping up; latency ms at that step; acked/deliveries/lost/dup summed over every step; x base / p99 same rate: against the baseline (accept(), the ceiling); x hib / p99 vs hib: the project against baseline-hib, the same broadcast on the Hibernation API; rt cpu/1k = runtime workerd CPU ms per 1,000 deliveries, median of passing steps) ===");
   if (rows.length) console.log(table(rows, cols));
   // targets
   const checks = [];
@@ -655,6 +674,10 @@ function report() {
     if (!r) continue;
     checks.push({ target: `N=${n}, 10 senders: deliveries/s ≥ 0.8 × baseline`, ok: (r.ratio_deliveries ?? 0) >= 0.8, detail: `${r.deliveries_per_s} vs baseline → ${r.ratio_deliveries}` });
     checks.push({ target: `N=${n}, 10 senders: p99 ≤ 2 × baseline at the same rate`, ok: r.same_rate ? (r.same_rate.ratio ?? 99) <= 2 : false, detail: r.same_rate ? `${r.same_rate.p99} vs ${r.same_rate.p99_baseline} ms at ${r.same_rate.rate} msgs/s → ${r.same_rate.ratio}x` : "no common passing rate" });
+    if (r.ratio_deliveries_hib !== undefined) {
+      const s = r.same_rate_hib;
+      checks.push({ info: true, target: `N=${n}, 10 senders, beside baseline-hib (same broadcast, Hibernation API)`, detail: `deliveries ${r.ratio_deliveries_hib}x; p99 ${s ? `${s.p99} vs ${s.p99_baseline} ms at ${s.rate} msgs/s → ${s.ratio}x` : "no common passing rate"}` });
+    }
   }
   if (results.history) checks.push({ target: "history: newest page ≈ page 100,000 back", ok: results.history.ratio_p50 <= 1.5, detail: `p50 ${results.history.newest_ms.p50} vs ${results.history.back_ms.p50} ms (${results.history.back_by} back)` });
   results.targets = checks;
@@ -668,7 +691,7 @@ function report() {
   if (results.soak) console.log(`soak ${results.soak.seconds} s: ${results.soak.reconnects} reconnects, ${results.soak.joins} joins, missing ${results.soak.missing}, duplicates ${results.soak.duplicates}, live/replay overlaps ${results.soak.replay_overlaps}, errors ${results.soak.errors}, sync errors ${results.soak.sync_errors}; RSS ${results.soak.timeline.map((t) => t.rss_total_mb).join(" → ")} MB`);
   if (checks.length) {
     console.log("\n=== targets (ARCHITECTURE.md) ===");
-    for (const c of checks) console.log(`${c.ok ? "PASS" : "FAIL"}  ${c.target}: ${c.detail}`);
+    for (const c of checks) console.log(`${c.info ? "INFO" : c.ok ? "PASS" : "FAIL"}  ${c.target}: ${c.detail}`);
   }
   const dir = path.join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });

@@ -1,8 +1,14 @@
 // Minimal no-persistence broadcast baseline for `npm run bench` (see wrangler.toml here).
-// One Durable Object per room holds its sockets in memory (standard accept(), not hibernation, so
-// the object and its seq counter stay in memory for as long as any socket is open) and sends each
-// message to every other socket, then acks the sender. No storage, no auth, no validation beyond
-// JSON.parse. Frames mirror the project's shape closely enough for the same client code:
+// One Durable Object per room holds its sockets in memory and sends each message to every other
+// socket, then acks the sender. No storage, no auth, no validation beyond JSON.parse. Two ways of
+// holding the sockets, chosen per room by the first connection's `?mode=`:
+// - `accept` (default, the ceiling): standard accept() with event listeners; the object and its seq
+//   counter stay in memory for as long as any socket is open.
+// - `hibernate`: the WebSocket Hibernation API (ctx.acceptWebSocket, webSocketMessage), as the
+//   project's objects hold theirs; the only difference from `accept` is that API. The object may be
+//   evicted between messages, so the last seq rides in the sender's socket attachment (memory held
+//   by the runtime with the socket, not storage) and is recovered from the sockets on wake-up.
+// Frames mirror the project's shape closely enough for the same client code:
 //   client → {"type":"send_message","content":…,"client_id":…}
 //   sender ← {"success":true,"message":"Message sent successfully","data":{"type":"message_sent","seq":N,"client_id":…}}
 //   others ← {"success":true,"message":"Message sent successfully","data":{"type":"message_received","seq":N,"client_id":…,"content":…,"created_at":…}}
@@ -18,13 +24,29 @@ export class BroadcastRoom extends DurableObject<Env> {
   /** Diagnostic: `?pad=N` adds N characters to every delivered frame (to compare equal frame sizes). */
   private pad = "";
 
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // hibernate mode, waking up: the sockets are the runtime's; the highest seq any sender carried is the last one
+    for (const ws of ctx.getWebSockets()) {
+      this.sockets.add(ws);
+      this.seq = Math.max(this.seq, (ws.deserializeAttachment() as { seq?: number } | null)?.seq ?? 0);
+    }
+  }
+
   async fetch(request: Request): Promise<Response> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket", { status: 426 });
-    const pad = Number(new URL(request.url).searchParams.get("pad") ?? 0);
+    const params = new URL(request.url).searchParams;
+    const pad = Number(params.get("pad") ?? 0);
     if (pad > 0 && pad <= 4096) this.pad = "x".repeat(pad);
     const [client, server] = Object.values(new WebSocketPair());
-    server.accept();
     this.sockets.add(server);
+    if (params.get("mode") === "hibernate") {
+      this.ctx.acceptWebSocket(server);
+      server.serializeAttachment({ seq: this.seq });
+      server.send(JSON.stringify({ success: true, message: "hello", data: { type: "hello" } }));
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    server.accept();
     server.addEventListener("message", (event) => this.onMessage(server, event.data));
     const gone = () => {
       this.sockets.delete(server);
@@ -40,17 +62,35 @@ export class BroadcastRoom extends DurableObject<Env> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  private onMessage(ws: WebSocket, raw: string | ArrayBuffer) {
+  async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
+    if (this.onMessage(ws, raw)) ws.serializeAttachment({ seq: this.seq });
+  }
+
+  async webSocketClose(ws: WebSocket) {
+    this.sockets.delete(ws);
+    try {
+      ws.close(1000, "closed");
+    } catch {
+      // already closed
+    }
+  }
+
+  async webSocketError(ws: WebSocket) {
+    this.sockets.delete(ws);
+  }
+
+  /** Broadcasts one message and acks it; true when it was a message (the seq moved). */
+  private onMessage(ws: WebSocket, raw: string | ArrayBuffer): boolean {
     let frame: { type?: string; content?: string; client_id?: string };
     try {
       frame = JSON.parse(typeof raw === "string" ? raw : new TextDecoder().decode(raw));
     } catch {
       ws.send(JSON.stringify({ success: false, message: "Request failed", error: "Invalid JSON format" }));
-      return;
+      return false;
     }
     if (frame.type !== "send_message") {
       ws.send(JSON.stringify({ success: true, message: "ignored", data: { type: "ignored" } }));
-      return;
+      return false;
     }
     const seq = ++this.seq;
     const data = JSON.stringify({
@@ -67,6 +107,7 @@ export class BroadcastRoom extends DurableObject<Env> {
       }
     }
     ws.send(JSON.stringify({ success: true, message: "Message sent successfully", data: { type: "message_sent", seq, client_id: frame.client_id ?? null } }));
+    return true;
   }
 }
 
@@ -74,6 +115,6 @@ export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === "/ws") return env.ROOM.get(env.ROOM.idFromName(url.searchParams.get("room") ?? "default")).fetch(request);
-    return new Response("edge-im bench baseline: GET /ws?room=<name> (WebSocket)\n");
+    return new Response("edge-im bench baseline: GET /ws?room=<name>[&mode=hibernate] (WebSocket)\n");
   },
 } satisfies ExportedHandler<Env>;
