@@ -43,21 +43,12 @@ export class BroadcastRoom extends DurableObject<Env> {
     if (params.get("mode") === "hibernate") {
       this.ctx.acceptWebSocket(server);
       server.serializeAttachment({ seq: this.seq });
-      server.send(JSON.stringify({ success: true, message: "hello", data: { type: "hello" } }));
-      return new Response(null, { status: 101, webSocket: client });
+    } else {
+      server.accept();
+      server.addEventListener("message", (event) => this.onMessage(server, event.data));
+      server.addEventListener("close", () => this.gone(server));
+      server.addEventListener("error", () => this.gone(server));
     }
-    server.accept();
-    server.addEventListener("message", (event) => this.onMessage(server, event.data));
-    const gone = () => {
-      this.sockets.delete(server);
-      try {
-        server.close(1000, "closed");
-      } catch {
-        // already closed
-      }
-    };
-    server.addEventListener("close", gone);
-    server.addEventListener("error", gone);
     server.send(JSON.stringify({ success: true, message: "hello", data: { type: "hello" } }));
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -67,16 +58,21 @@ export class BroadcastRoom extends DurableObject<Env> {
   }
 
   async webSocketClose(ws: WebSocket) {
+    this.gone(ws);
+  }
+
+  async webSocketError(ws: WebSocket) {
+    this.gone(ws);
+  }
+
+  /** A socket closed or failed (either mode): forget it and finish the closing handshake. */
+  private gone(ws: WebSocket) {
     this.sockets.delete(ws);
     try {
       ws.close(1000, "closed");
     } catch {
       // already closed
     }
-  }
-
-  async webSocketError(ws: WebSocket) {
-    this.sockets.delete(ws);
   }
 
   /** Broadcasts one message and acks it; true when it was a message (the seq moved). */
