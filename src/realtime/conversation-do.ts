@@ -141,6 +141,11 @@ export class ConversationDO extends DurableObject<Env> {
     this.lastSeq = this.log.exists() ? this.log.lastSeq() : 0;
   }
 
+  /** The conversation this object holds: from the loaded state, else from its own log (null before the first load). */
+  private knownId(): string | null {
+    return this.state?.id ?? (this.log.exists() ? this.log.getMeta("conversation_id") : null);
+  }
+
   private db(): Db {
     return drizzle(this.env.DB, { schema });
   }
@@ -450,7 +455,7 @@ export class ConversationDO extends DurableObject<Env> {
   /** The trailing (or retried) summary write; after a restart, loading the conversation repairs it. */
   async alarm() {
     this.summaryAlarmAt = 0;
-    const id = this.state?.id ?? (this.log.exists() ? this.log.getMeta("conversation_id") : null);
+    const id = this.knownId();
     if (!id) return;
     await this.conversation(id);
     if (this.summaryDirty && !this.summaryWriting) this.startSummaryWrite();
@@ -608,7 +613,7 @@ export class ConversationDO extends DurableObject<Env> {
    * no longer a member (kicked, left, or the conversation is gone).
    */
   async membersChanged(_change: Record<string, unknown>): Promise<void> {
-    const id = this.state?.id ?? (this.log.exists() ? this.log.getMeta("conversation_id") : null);
+    const id = this.knownId();
     this.state = undefined;
     if (!id) return;
     const state = await this.conversation(id).catch(() => undefined);
@@ -879,7 +884,7 @@ export class ConversationDO extends DurableObject<Env> {
   private closed(ws: WebSocket) {
     const a = this.sockets.forget(ws);
     if (!a) return;
-    const id = a.room ?? this.state?.id ?? (this.log.exists() ? this.log.getMeta("conversation_id") : null);
+    const id = a.room ?? this.knownId();
     if (a.room && id) {
       this.broadcast(serverFrame("user_left", "User left room", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
     }
