@@ -62,7 +62,8 @@ const IDLE_SOCKETS = Number(opt("idle-sockets", "1000"));
 const IDLE_WAIT_S = QUICK ? 10 : 20;
 const GROUP_SIZE = 50;
 /** Room sizes whose ladders also run the baseline on the Hibernation API (`baseline-hib`): the cost of that API alone. */
-const HIB_NS = opt("hib-baseline", QUICK ? "100" : "100,500") === "none" ? [] : list(opt("hib-baseline", QUICK ? "100" : "100,500")).map(Number);
+const HIB_OPT = opt("hib-baseline", QUICK ? "100" : "100,500");
+const HIB_NS = HIB_OPT === "none" ? [] : list(HIB_OPT).map(Number);
 const WS_RATE = 100_000;
 /** Starting total rate (messages/s) of each ladder, by room size. */
 const START_RATE = QUICK ? { 10: 2000, 50: 500, 100: 300, 500: 40 } : { 10: 2000, 50: 400, 100: 300, 500: 30 };
