@@ -3,7 +3,7 @@
 // read from the timestamp embedded in each message's client_id (all clients share this process's clock).
 import WebSocket from "ws";
 import { setTimeout as sleep } from "node:timers/promises";
-import { openSocket } from "./socket.mjs";
+import { openSocket, safeParse } from "./socket.mjs";
 import { Samples, summarize, round } from "./stats.mjs";
 
 const RUN_TAG = Math.floor(Math.random() * 36 ** 4).toString(36);
@@ -36,14 +36,6 @@ function extract(s) {
   const clientId = ci < 0 ? null : s.slice(ci + 13, s.indexOf('"', ci + 13));
   const replay = type === "message_received" && s.includes('"replay":true');
   return { type, seq, clientId, replay };
-}
-
-function safeParse(s) {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return null;
-  }
 }
 
 /** Parses `tag:step:sender:n:t0` client ids. */

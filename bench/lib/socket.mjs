@@ -2,6 +2,15 @@
 // server's first frame has accepted it (authenticated / hello), not on the upgrade alone.
 import WebSocket from "ws";
 
+/** A frame's JSON, or null when it is not JSON. */
+export function safeParse(s) {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Opens `url` and resolves with the socket once `first(text)` accepts the first frame (true); rejects
  * when it refuses it (false), on an error, on a close before that, or after `timeoutMs`. Frames for

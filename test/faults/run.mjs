@@ -18,7 +18,7 @@ import WebSocket from "ws";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startWrangler, migrate, tempDir, installCleanup, cleanup, DEV_VARS, freePort, projectSnapshot } from "../../bench/lib/proc.mjs";
 import { Api } from "../../bench/lib/api.mjs";
-import { openSocket } from "../../bench/lib/socket.mjs";
+import { openSocket, safeParse } from "../../bench/lib/socket.mjs";
 
 const HARD_LIMIT_MS = 240_000;
 const STRICT_SYNC = process.env.FAULTS_STRICT_SYNC === "1";
@@ -68,25 +68,18 @@ class Observer {
   open(timeoutMs = 15_000) {
     sockets.add(this);
     for (const c of this.convs.values()) c.lastLive = 0;
-    const parse = (s) => {
-      try {
-        return JSON.parse(s);
-      } catch {
-        return undefined;
-      }
-    };
     return openSocket(this.url, {
       timeoutMs,
       label: this.name,
       first: (s) => {
-        const f = parse(s);
-        return f === undefined ? undefined : !!(f.success && f.data?.type === "authenticated");
+        const f = safeParse(s);
+        return f == null ? undefined : !!(f.success && f.data?.type === "authenticated");
       },
       adopt: (ws) => (this.ws = ws),
       current: () => this.ws,
       onFrame: (s) => {
-        const f = parse(s);
-        if (f !== undefined) this.onFrame(f);
+        const f = safeParse(s);
+        if (f != null) this.onFrame(f);
       },
       onClose: (code) => {
         this.open_ = false;
