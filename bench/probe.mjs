@@ -106,7 +106,7 @@ for (let step = 0; step < 2; step++) {
   if (cdp) writeFileSync(`${OUT}/rt-${step}.cpuprofile`, JSON.stringify((await cdp("Profiler.stop")).result.profile));
   console.log(
     `${TARGET} N=${N} rate ${R}: acked ${r.acked}/${r.sent}, ${Math.round(r.deliveries_per_s)} deliv/s, ` +
-      `p50 ${r.latency_ms?.p50} p99 ${r.latency_ms?.p99} ms (ack p50 ${r.ack_latency_ms?.p50} p99 ${r.ack_latency_ms?.p99}), loss ${r.losses}, dup ${r.duplicates}`,
+      `p50 ${r.latency_ms?.p50} p99 ${r.latency_ms?.p99} ms (ack p50 ${r.ack_latency_ms?.p50} p99 ${r.ack_latency_ms?.p99}), loss ${r.losses}, dup ${r.duplicates}, client cpu ${r.client_cpu_pct}%${r.backlogged ? ", backlogged" : ""}`,
   );
   const rows = Object.keys(after)
     .map((k) => [k, after[k] - (before[k] ?? 0)])

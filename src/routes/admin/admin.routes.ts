@@ -32,6 +32,7 @@ router.openapi(
     tags,
     security: bearer,
     summary: "Change settings: `{configs: {key: value}}`; unknown keys or bad values reject the whole update",
+    description: "New conversations use the new values at once; a conversation that is already active picks up the chat rules (length, sensitive words, send rate, recall window) within about 15 seconds.",
     request: { body: jsonBody(z.object({ configs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])) }).strict()) },
     responses: { 200: envelope(z.object({ configs: ConfigMap })), ...errors(401, 403, 415) },
   }),
