@@ -176,6 +176,29 @@ describe("sending", () => {
       await setConfig({ chat_text_max_length: 5000, sensitive_words: "", sensitive_send: true, chat_rate: 0 });
     }
   });
+
+  it("an active conversation picks up changed rules after its cache expires, without holding sends for the reload", async () => {
+    const a = await signup();
+    const b = await signup();
+    const id = await openDm(a, b);
+    expect((await send(a, id, { content: "quux before" })).body.data.content).toBe("quux before");
+    await setConfig({ sensitive_words: "quux", sensitive_replace: "##" });
+    try {
+      // still within the object's cache: the old rules
+      expect((await send(a, id, { content: "quux cached" })).body.data.content).toBe("quux cached");
+      const stub = testEnv.CONVERSATION.get(testEnv.CONVERSATION.idFromName(id));
+      await runInDurableObject(stub, (instance: ConversationDO) => {
+        (instance as unknown as { config: { at: number } }).config.at = 0;
+      });
+      // expired: the send that finds it so is answered with the cached rules and starts the reload
+      expect((await send(a, id, { content: "quux stale" })).body.data.content).toBe("quux stale");
+      let content = "";
+      for (let i = 0; i < 20 && content !== "## after"; i++) content = (await send(a, id, { content: "quux after" })).body.data.content;
+      expect(content).toBe("## after");
+    } finally {
+      await setConfig({ sensitive_words: "" });
+    }
+  });
 });
 
 describe("group rules", () => {
