@@ -49,6 +49,7 @@ export function errorResponse(c: Context<AppEnv>, err: unknown) {
     });
   }
   if (appError.retryAfter) c.header("Retry-After", String(appError.retryAfter));
+  for (const [name, value] of Object.entries(appError.headers ?? {})) c.header(name, value);
   return c.json(
     {
       success: false as const,
@@ -92,15 +93,16 @@ export function createApp() {
     c.set("db", drizzle(c.env.DB, { schema }));
     await next();
   });
-  app.use(
-    "/api/v1/*",
-    bodyLimit({
-      maxSize: JSON_BODY_LIMIT,
-      onError: () => {
-        throw new AppError("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${JSON_BODY_LIMIT / 1024} KiB`);
-      },
-    }),
-  );
+  const jsonLimit = bodyLimit({
+    maxSize: JSON_BODY_LIMIT,
+    onError: () => {
+      throw new AppError("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${JSON_BODY_LIMIT / 1024} KiB`);
+    },
+  });
+  // file bodies (a form upload, an upload's part) are bounded by their own routes
+  const fileBody = (c: Context<AppEnv>) =>
+    (c.req.method === "POST" && c.req.path === "/api/v1/files") || (c.req.method === "PUT" && /^\/api\/v1\/uploads\/[^/]+\/parts\/[^/]+$/.test(c.req.path));
+  app.use("/api/v1/*", (c, next) => (fileBody(c) ? next() : jsonLimit(c, next)));
   app.use("/api/v1/auth/*", async (c, next) => {
     const ip = c.req.header("cf-connecting-ip") ?? "local";
     if (c.env.AUTH_LIMITER && c.req.method !== "OPTIONS") {

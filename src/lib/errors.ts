@@ -21,6 +21,7 @@ export const errorCodes = {
   USER_EXISTS: { status: 409, message: "User already exists" },
   PAYLOAD_TOO_LARGE: { status: 413, message: "Payload too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported media type" },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: "Range not satisfiable" },
   UPGRADE_REQUIRED: { status: 426, message: "Upgrade required" },
   RATE_LIMITED: { status: 429, message: "Too many requests" },
   MISCONFIGURED: { status: 500, message: "Server misconfigured" },
@@ -34,6 +35,8 @@ export interface AppErrorOptions {
   message?: string;
   details?: unknown;
   retryAfter?: number;
+  /** Response headers the error carries (e.g. Content-Range on a 416). */
+  headers?: Record<string, string>;
 }
 
 /** The one error type services throw; the app's error handler renders it as the envelope. */
@@ -43,6 +46,7 @@ export class AppError extends Error {
   readonly summary: string;
   readonly details?: unknown;
   readonly retryAfter?: number;
+  readonly headers?: Record<string, string>;
 
   constructor(code: ErrorCode, error?: string, options: AppErrorOptions = {}) {
     const spec = errorCodes[code];
@@ -53,6 +57,7 @@ export class AppError extends Error {
     this.summary = options.message ?? spec.message;
     this.details = options.details;
     this.retryAfter = options.retryAfter;
+    this.headers = options.headers;
   }
 }
 

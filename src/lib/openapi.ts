@@ -46,7 +46,7 @@ const errorResponse = (description: string) => ({
 });
 
 /** Error responses a route documents; 400 and 500 come with every route. */
-export function errors(...statuses: (401 | 403 | 404 | 409 | 413 | 415 | 426 | 429)[]) {
+export function errors(...statuses: (401 | 403 | 404 | 409 | 413 | 415 | 416 | 426 | 429)[]) {
   const text: Record<number, string> = {
     400: "Invalid input",
     401: "Missing, invalid or expired token",
@@ -55,6 +55,7 @@ export function errors(...statuses: (401 | 403 | 404 | 409 | 413 | 415 | 426 | 4
     409: "Conflict",
     413: "Too large",
     415: "Unsupported media type",
+    416: "Range not satisfiable",
     426: "WebSocket upgrade required",
     429: "Rate limited (Retry-After)",
     500: "Server error",

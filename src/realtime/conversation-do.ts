@@ -8,6 +8,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { log } from "../middleware/observability";
 import type { MessageType, MessageViewT, SendMessageInput } from "../routes/messages/messages.schemas";
+import { attachToConversation } from "../routes/files/files.service";
 import { MessageLog, previewText, type NewMessage, type StoredMessage } from "./message-log";
 import {
   authenticatedFrame,
@@ -268,6 +269,8 @@ export class ConversationDO extends DurableObject<Env> {
         this.rateLimit(req.senderId, config.chat_rate);
         content = this.applyContentRules(req.type, content, config);
       }
+      // the one check every send path shares (REST, user and bound sockets): a D1 read only for media
+      if (!req.system && req.attachments?.length) await attachToConversation(this.db(), req.senderId, req.conversationId, req.type, req.attachments);
       let replyTo: string | null = null;
       if (req.reply_to) {
         const quoted = req.system ? this.log.byId(req.reply_to) : this.visible(state, req.senderId, req.reply_to);

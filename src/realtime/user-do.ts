@@ -6,7 +6,6 @@ import type { Env } from "../env";
 import { loadConfig } from "../lib/config";
 import { randomSecret } from "../lib/crypto";
 import { log } from "../middleware/observability";
-import { validateAttachments } from "../routes/messages/messages.service";
 import { relayCall } from "./calls";
 import type { PushFrame } from "./conversation-do";
 import { ensureRoomMember } from "./membership";
@@ -234,17 +233,10 @@ export class UserDO extends DurableObject<Env> {
           safeSend(ws, errorFrame("You are not in any room"));
           return;
         }
-        const input = { type: frame.message_type ?? ("text" as const), attachments: frame.attachments };
-        try {
-          await validateAttachments(this.db(), a.userId, input);
-        } catch (err) {
-          safeSend(ws, errorFrame(err instanceof Error ? err.message : String(err), "Failed to send message", { client_id: frame.client_id }));
-          return;
-        }
         const r = await conversationStub(this.env, conversationId).send({
           conversationId,
           senderId: a.userId,
-          type: input.type,
+          type: frame.message_type ?? "text",
           content: frame.content,
           payload: frame.payload,
           attachments: frame.attachments,

@@ -6,6 +6,7 @@ import messageRoutes from "./messages/messages.routes";
 import realtimeRoutes from "./realtime/realtime.routes";
 import blockRoutes from "./blocks/blocks.routes";
 import friendCategoryRoutes from "./friend-categories/friend-categories.routes";
+import fileRoutes from "./files/files.routes";
 import friendRoutes from "./friends/friends.routes";
 import groupRoutes from "./groups/groups.routes";
 import notificationRoutes from "./notifications/notifications.routes";
@@ -15,4 +16,4 @@ import userRoutes from "./users/users.routes";
 import workspaceRoutes from "./workspaces/workspaces.routes";
 
 /** Every resource router, mounted under /api/v1 in this order (static paths before parameterised ones). */
-export const routers = [systemRoutes, authRoutes, userRoutes, friendRoutes, blockRoutes, friendCategoryRoutes, notificationRoutes, conversationRoutes, messageRoutes, realtimeRoutes, roomRoutes, groupRoutes, workspaceRoutes, adminRoutes, activationCodeRoutes];
+export const routers = [systemRoutes, authRoutes, userRoutes, friendRoutes, blockRoutes, friendCategoryRoutes, notificationRoutes, conversationRoutes, messageRoutes, realtimeRoutes, roomRoutes, groupRoutes, workspaceRoutes, fileRoutes, adminRoutes, activationCodeRoutes];

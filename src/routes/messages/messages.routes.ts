@@ -62,7 +62,7 @@ router.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    const { message, duplicate } = await sendMessage(c.env, c.var.db, id, c.var.user.id, c.req.valid("json"));
+    const { message, duplicate } = await sendMessage(c.env, id, c.var.user.id, c.req.valid("json"));
     const data = { ...message, duplicate };
     return duplicate ? ok(c, "Message already sent", data, 200) : ok(c, "Message sent successfully", data, 201);
   },
