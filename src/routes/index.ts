@@ -3,6 +3,7 @@ import adminRoutes from "./admin/admin.routes";
 import authRoutes from "./auth/auth.routes";
 import conversationRoutes from "./conversations/conversations.routes";
 import messageRoutes from "./messages/messages.routes";
+import momentRoutes from "./moments/moments.routes";
 import realtimeRoutes from "./realtime/realtime.routes";
 import blockRoutes from "./blocks/blocks.routes";
 import friendCategoryRoutes from "./friend-categories/friend-categories.routes";
@@ -16,4 +17,4 @@ import userRoutes from "./users/users.routes";
 import workspaceRoutes from "./workspaces/workspaces.routes";
 
 /** Every resource router, mounted under /api/v1 in this order (static paths before parameterised ones). */
-export const routers = [systemRoutes, authRoutes, userRoutes, friendRoutes, blockRoutes, friendCategoryRoutes, notificationRoutes, conversationRoutes, messageRoutes, realtimeRoutes, roomRoutes, groupRoutes, workspaceRoutes, fileRoutes, adminRoutes, activationCodeRoutes];
+export const routers = [systemRoutes, authRoutes, userRoutes, friendRoutes, blockRoutes, friendCategoryRoutes, notificationRoutes, conversationRoutes, messageRoutes, realtimeRoutes, roomRoutes, groupRoutes, workspaceRoutes, fileRoutes, momentRoutes, adminRoutes, activationCodeRoutes];

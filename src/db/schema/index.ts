@@ -2,3 +2,4 @@ export * from "./accounts";
 export * from "./social";
 export * from "./conversations";
 export * from "./files";
+export * from "./moments";

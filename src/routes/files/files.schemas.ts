@@ -7,7 +7,7 @@ export const UploadId = z.string().regex(/^upl_[0-9a-z]{6,40}$/, "an upload id (
 export const purposes = ["avatar", "group_avatar", "message", "moment", "other"] as const;
 export const Purpose = z.enum(purposes).openapi({
   description:
-    "avatar and group_avatar: an image, readable by every signed-in user; message: readable by the members of each conversation it is sent into (or named in target_id); moment: an image, readable by the owner's friends; other: the owner's only",
+    "avatar and group_avatar: an image, readable by every signed-in user; message: readable by the members of each conversation it is sent into (or named in target_id); moment: an image, readable by the owner's friends and by whoever may see a moment showing it; other: the owner's only",
 });
 export type PurposeT = z.infer<typeof Purpose>;
 

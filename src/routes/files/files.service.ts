@@ -7,6 +7,7 @@ import { AppError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { jwtKey } from "../../lib/jwt";
 import type { MessageType } from "../messages/messages.schemas";
+import { photoVisible } from "../moments/moments.service";
 import { ContentType, FileName, type PurposeT } from "./files.schemas";
 
 type FileRow = typeof files.$inferSelect;
@@ -107,13 +108,14 @@ async function isMember(db: Db, conversationId: string, userId: string) {
 export async function canView(db: Db, viewer: AuthUser, file: FileRow): Promise<boolean> {
   if (file.ownerId === viewer.id || viewer.isAdmin) return true;
   if (file.purpose === "avatar" || file.purpose === "group_avatar") return true;
+  // moment photos: the owner's friends, and whoever may see a moment that shows them
   if (file.purpose === "moment") {
     const friend = await db
       .select({ u: friendships.userId })
       .from(friendships)
       .where(and(eq(friendships.userId, file.ownerId), eq(friendships.friendId, viewer.id)))
       .get();
-    if (friend) return true;
+    if (friend || (await photoVisible(db, viewer.id, file.id))) return true;
   }
   const shared = await db
     .select({ c: fileRefs.conversationId })
