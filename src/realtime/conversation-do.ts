@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../db/schema";
 import type { Db, Env } from "../env";
@@ -177,7 +177,8 @@ export class ConversationDO extends DurableObject<Env> {
         .select({ userId: schema.members.userId, role: schema.members.role, mutedUntil: schema.members.mutedUntil, joinedSeq: schema.members.joinedSeq, username: schema.users.username })
         .from(schema.members)
         .innerJoin(schema.users, eq(schema.users.id, schema.members.userId))
-        .where(eq(schema.members.conversationId, conversationId)),
+        // a disabled account is no member anywhere until an admin enables it again
+        .where(and(eq(schema.members.conversationId, conversationId), isNull(schema.users.disabledAt))),
     ]);
     const conv = convRows[0];
     if (!conv) throw new AppError("NOT_FOUND", "Conversation not found");

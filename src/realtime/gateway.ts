@@ -1,3 +1,4 @@
+import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../db/schema";
 import type { Env } from "../env";
@@ -22,12 +23,15 @@ export interface Binding {
 
 const AUTH_FAILED = errorFrame("Invalid or expired token", "Authentication failed");
 
-/** Checks the right to read a bound conversation (joining an open room first, as seed 001's join_room does). */
+/** Checks the account is active and the right to read a bound conversation (joining an open room first, as seed 001's join_room does). */
 async function authorizeBinding(env: Env, identity: Identity, binding: Binding): Promise<string | null> {
+  const db = drizzle(env.DB, { schema });
+  // an access token outlives a disabled account by up to an hour: no new connection with it
+  const user = await db.select({ disabledAt: schema.users.disabledAt }).from(schema.users).where(eq(schema.users.id, identity.userId)).get();
+  if (!user || user.disabledAt) return "This account has been disabled";
   if (!binding.conversationId) return null;
   const joined = await ensureRoomMember(env, binding.conversationId, identity.userId);
   if (!joined.ok) return joined.error;
-  const db = drizzle(env.DB, { schema });
   return (await membership(db, binding.conversationId, identity.userId)) ? null : "You are not a member of this conversation";
 }
 

@@ -52,6 +52,20 @@ export class UserDO extends DurableObject<Env> {
     return entries.length;
   }
 
+  /** Closes every socket of this user (an admin disabled the account); returns how many. */
+  async disconnectAll(reason: string): Promise<number> {
+    const entries = [...this.sockets.entries()];
+    for (const [ws] of entries) {
+      safeSend(ws, errorFrame(reason, "Connection closed"));
+      try {
+        ws.close(CloseCodes.removed, reason);
+      } catch {
+        // already closing
+      }
+    }
+    return entries.length;
+  }
+
   /**
    * Frames from a conversation: every socket gets them when `member` (DMs, small groups), otherwise
    * only sockets that joined that room; never the connection a frame came from. A conversation that

@@ -1,5 +1,6 @@
 import activationCodeRoutes from "./admin/activation-codes.routes";
 import adminRoutes from "./admin/admin.routes";
+import adminUserRoutes from "./admin/admin-users.routes";
 import authRoutes from "./auth/auth.routes";
 import conversationRoutes from "./conversations/conversations.routes";
 import messageRoutes from "./messages/messages.routes";
@@ -17,4 +18,4 @@ import userRoutes from "./users/users.routes";
 import workspaceRoutes from "./workspaces/workspaces.routes";
 
 /** Every resource router, mounted under /api/v1 in this order (static paths before parameterised ones). */
-export const routers = [systemRoutes, authRoutes, userRoutes, friendRoutes, blockRoutes, friendCategoryRoutes, notificationRoutes, conversationRoutes, messageRoutes, realtimeRoutes, roomRoutes, groupRoutes, workspaceRoutes, fileRoutes, momentRoutes, adminRoutes, activationCodeRoutes];
+export const routers = [systemRoutes, authRoutes, userRoutes, friendRoutes, blockRoutes, friendCategoryRoutes, notificationRoutes, conversationRoutes, messageRoutes, realtimeRoutes, roomRoutes, groupRoutes, workspaceRoutes, fileRoutes, momentRoutes, adminRoutes, adminUserRoutes, activationCodeRoutes];

@@ -59,3 +59,19 @@ export const notes = sqliteTable(
   },
   (t) => [index("notes_user_idx").on(t.userId, t.id)],
 );
+
+/** Operator-managed discover links (seed 004), shown to every signed-in user. */
+export const discoverLinks = sqliteTable(
+  "discover_links",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    url: text("url").notNull(),
+    icon: text("icon"),
+    description: text("description"),
+    sort: integer("sort").notNull().default(0),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [index("discover_links_sort_idx").on(t.sort, t.createdAt)],
+);
