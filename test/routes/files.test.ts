@@ -41,7 +41,7 @@ async function fetchFile(path: string, token?: string, headers: Record<string, s
 }
 
 describe("POST /files and downloads", () => {
-  it("stores an avatar any signed-in user can fetch, with ranges, conditional requests and a signed link", async () => {
+  it("stores a public avatar; serves ranges and conditional requests; signs links to other files", async () => {
     const a = await signup();
     const b = await signup();
     const file = await uploadOne(a, PNG, { purpose: "avatar", name: "我的头像.png" });
@@ -77,19 +77,26 @@ describe("POST /files and downloads", () => {
     const etag = whole.headers.get("etag")!;
     expect((await fetchFile(`/files/${file.id}/download`, b.token, { "if-none-match": etag })).status).toBe(304);
 
-    // the signed link works without a token (for <img src>), and only as signed
-    const signed = await fetchFile(file.download_url);
+    // an avatar's link is a stable path that needs no token (profiles store it)
+    expect(file.download_url).toBe(`/api/v1/files/${file.id}/download`);
+    expect((await fetchFile(file.download_url)).body).toEqual(PNG);
+
+    // any other file's link is signed (for <img src>), and works only as signed
+    const doc = await uploadOne(a, PNG, { name: "doc.png" });
+    expect(doc.download_url).toMatch(/\?expires=\d+&sig=[0-9a-f]{64}$/);
+    const signed = await fetchFile(doc.download_url);
     expect(signed.status).toBe(200);
     expect(signed.body).toEqual(PNG);
-    expect((await fetchFile(`${file.download_url}&disposition=attachment`)).headers.get("content-disposition")).toMatch(/^attachment;/);
-    const tampered = file.download_url.replace(/sig=([0-9a-f])/, (_, c) => `sig=${c === "0" ? "1" : "0"}`);
+    expect((await fetchFile(`${doc.download_url}&disposition=attachment`)).headers.get("content-disposition")).toMatch(/^attachment;/);
+    const tampered = doc.download_url.replace(/sig=([0-9a-f])/, (_, c) => `sig=${c === "0" ? "1" : "0"}`);
     expect((await fetchFile(tampered)).status).toBe(403);
-    const otherFile = await uploadOne(a, PNG.slice(0, 30), { purpose: "avatar" });
-    expect((await fetchFile(file.download_url.replace(file.id, otherFile.id))).status).toBe(403);
-    const expiredSig = file.download_url.replace(/expires=\d+/, "expires=1000");
+    const otherFile = await uploadOne(a, PNG.slice(0, 30), { name: "other.png" });
+    expect((await fetchFile(doc.download_url.replace(doc.id, otherFile.id))).status).toBe(403);
+    const expiredSig = doc.download_url.replace(/expires=\d+/, "expires=1000");
     expect((await fetchFile(expiredSig)).status).toBe(403);
-    expect((await fetchFile(`/files/${file.id}/download?sig=${"0".repeat(64)}`)).status).toBe(400);
-    expect((await fetchFile(`/files/${file.id}/download`)).status).toBe(401);
+    expect((await fetchFile(`/files/${doc.id}/download?sig=${"0".repeat(64)}`)).status).toBe(400);
+    expect((await fetchFile(`/files/${doc.id}/download`)).status).toBe(401);
+    expect((await fetchFile(`/files/${doc.id}/download`, b.token)).status).toBe(403);
   });
 
   it("refuses bad forms with a clear 4xx", async () => {

@@ -63,7 +63,7 @@ router.openapi(
     path: "/files/{id}/download",
     tags,
     security: [...bearer, {}],
-    summary: "Download a file: with a bearer token, or through the signed download_url; supports Range and If-None-Match",
+    summary: "Download a file: with a bearer token, through the signed download_url, or (avatars) without either; supports Range and If-None-Match",
     description:
       "Served with the original file name in Content-Disposition (inline only for images, audio, video, PDF and plain text), `X-Content-Type-Options: nosniff` and a sandboxing Content-Security-Policy.",
     request: { params: FileParam, query: DownloadQuery },
@@ -77,16 +77,18 @@ router.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     const { sig, expires, disposition } = c.req.valid("query");
+    const token = bearerToken(c.req.header("authorization"));
     let file;
     if (sig || expires) {
       if (!sig || !expires) throw new AppError("VALIDATION_ERROR", "expires and sig come together (from download_url)");
       await files.verifySignature(c.env, id, expires, sig);
       file = await files.liveFile(c.var.db, id);
-    } else {
-      const token = bearerToken(c.req.header("authorization"));
-      if (!token) throw new AppError("UNAUTHORIZED", "Missing or invalid token (or use the file's signed download_url)");
+    } else if (token) {
       const claims = await verifyAccessToken(c.env, token);
       file = await files.visibleFile(c.var.db, { id: claims.sub, username: claims.username, sessionId: claims.sid, isAdmin: claims.adm === true }, id);
+    } else {
+      file = await files.liveFile(c.var.db, id);
+      if (!files.isPublicFile(file)) throw new AppError("UNAUTHORIZED", "Missing or invalid token (or use the file's signed download_url)");
     }
     return files.download(c.env, file, { range: c.req.header("range"), ifNoneMatch: c.req.header("if-none-match"), disposition }) as never;
   },

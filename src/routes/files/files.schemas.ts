@@ -7,7 +7,7 @@ export const UploadId = z.string().regex(/^upl_[0-9a-z]{6,40}$/, "an upload id (
 export const purposes = ["avatar", "group_avatar", "message", "moment", "other"] as const;
 export const Purpose = z.enum(purposes).openapi({
   description:
-    "avatar and group_avatar: an image, readable by every signed-in user; message: readable by the members of each conversation it is sent into (or named in target_id); moment: an image, readable by the owner's friends and by whoever may see a moment showing it; other: the owner's only",
+    "avatar and group_avatar: an image, public (its download path needs no token); message: readable by the members of each conversation it is sent into (or named in target_id); moment: an image, readable by the owner's friends and by whoever may see a moment showing it; other: the owner's only",
 });
 export type PurposeT = z.infer<typeof Purpose>;
 
@@ -41,8 +41,10 @@ export const FileView = z
     content_type: z.string(),
     sha256: z.string().nullable(),
     created_at: z.string(),
-    download_url: z.string().openapi({ description: "a signed URL that downloads without a bearer token (for <img src>), valid for an hour" }),
-    download_url_expires_at: z.string(),
+    download_url: z.string().openapi({
+      description: "downloads without a bearer token (for <img src>): for avatars and group avatars a stable path to store in a profile; otherwise a signed URL valid for about an hour",
+    }),
+    download_url_expires_at: z.string().nullable().openapi({ description: "null for avatars (the path does not expire)" }),
   })
   .openapi("File");
 

@@ -107,7 +107,7 @@ async function isMember(db: Db, conversationId: string, userId: string) {
 /** Whether `viewer` may read the file (its metadata and its bytes). */
 export async function canView(db: Db, viewer: AuthUser, file: FileRow): Promise<boolean> {
   if (file.ownerId === viewer.id || viewer.isAdmin) return true;
-  if (file.purpose === "avatar" || file.purpose === "group_avatar") return true;
+  if (isPublicFile(file)) return true;
   // moment photos: the owner's friends, and whoever may see a moment that shows them
   if (file.purpose === "moment") {
     const friend = await db
@@ -176,10 +176,18 @@ export async function verifySignature(env: Env, id: string, expires: number, sig
   if (!timingSafeEqual(want, new TextEncoder().encode(sig))) throw new AppError("FORBIDDEN", "Invalid download link");
 }
 
-export async function fileView(env: Env, f: FileRow) {
+/** Avatars are public: their download path needs no token and never expires (a profile stores it). */
+export const isPublicFile = (f: Pick<FileRow, "purpose">) => f.purpose === "avatar" || f.purpose === "group_avatar";
+
+async function downloadUrl(env: Env, f: FileRow) {
+  const path = `/api/v1/files/${f.id}/download`;
+  if (isPublicFile(f)) return { download_url: path, download_url_expires_at: null };
   // rounded to five minutes, so the same file gives the same (cacheable) link for a while
   const expires = Math.ceil(Date.now() / 1000 / 300) * 300 + SIGNED_URL_SECONDS;
-  const sig = await signature(env, f.id, expires);
+  return { download_url: `${path}?expires=${expires}&sig=${await signature(env, f.id, expires)}`, download_url_expires_at: new Date(expires * 1000).toISOString() };
+}
+
+export async function fileView(env: Env, f: FileRow) {
   return {
     id: f.id,
     owner_id: f.ownerId,
@@ -190,8 +198,7 @@ export async function fileView(env: Env, f: FileRow) {
     content_type: f.contentType,
     sha256: f.sha256,
     created_at: f.createdAt,
-    download_url: `/api/v1/files/${f.id}/download?expires=${expires}&sig=${sig}`,
-    download_url_expires_at: new Date(expires * 1000).toISOString(),
+    ...(await downloadUrl(env, f)),
   };
 }
 
