@@ -1,0 +1,3 @@
+import { contractSuite, slices } from "./contract";
+
+await contractSuite("accounts", slices.accounts);
