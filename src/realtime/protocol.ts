@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { ClientId, ClientMessageType, ConversationId, FileId, MessageId, payloadSchemas } from "../routes/messages/messages.schemas";
+import { checkMessageShape, ClientId, ClientMessageType, ConversationId, FileId, MessageId, payloadSchemas } from "../routes/messages/messages.schemas";
 import type { MessageViewT } from "../routes/messages/messages.schemas";
 
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -29,16 +29,19 @@ const Auth = z.object({ type: z.literal("auth"), token: z.string().min(1).max(40
 const Ping = z.object({ type: z.literal("ping") });
 const JoinRoom = z.object({ type: z.literal("join_room"), ...Target });
 const LeaveRoom = z.object({ type: z.literal("leave_room"), ...Target });
-const SendMessage = z.object({
-  type: z.literal("send_message"),
-  ...Target,
-  message_type: ClientMessageType.optional(),
-  content: z.string().max(100_000).optional(),
-  payload: z.record(z.string(), z.unknown()).optional(),
-  attachments: z.array(FileId).max(9).optional(),
-  client_id: ClientId.optional(),
-  reply_to: MessageId.optional(),
-});
+const SendMessage = z
+  .object({
+    type: z.literal("send_message"),
+    ...Target,
+    message_type: ClientMessageType.optional(),
+    content: z.string().max(100_000).optional(),
+    payload: z.record(z.string(), z.unknown()).optional(),
+    attachments: z.array(FileId).max(9).optional(),
+    client_id: ClientId.optional(),
+    reply_to: MessageId.optional(),
+  })
+  // the same rules as a REST send (text needs content, media needs files, payloads by type)
+  .superRefine((v, ctx) => checkMessageShape({ ...v, type: v.message_type ?? "text" }, ctx));
 const Typing = z.object({ type: z.literal("typing"), ...Target, is_typing: z.boolean().default(true) });
 const MarkRead = z.object({
   type: z.literal("mark_read"),
@@ -67,7 +70,7 @@ export const ClientFrame = z.discriminatedUnion("type", [Auth, Ping, JoinRoom, L
 export type ClientFrameT = z.infer<typeof ClientFrame>;
 export const frameTypes = new Set(["auth", "ping", "join_room", "leave_room", "send_message", "typing", "mark_read", "status_update", "sync", "call"]);
 
-export type Parsed = { ok: true; frame: ClientFrameT } | { ok: false; error: string };
+export type Parsed = { ok: true; frame: ClientFrameT } | { ok: false; error: string; client_id?: string };
 
 /**
  * Parses one client frame. Seed 001 puts fields at the top level; its general format nests them
@@ -93,7 +96,9 @@ export function parseFrame(raw: string | ArrayBuffer): Parsed {
   const parsed = ClientFrame.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, error: `Invalid ${type} frame: ${issue.path.join(".") || "frame"}: ${issue.message}` };
+    // a refused send names its client_id, so the client knows which send failed
+    const clientId = typeof merged.client_id === "string" && merged.client_id.length <= 64 ? merged.client_id : undefined;
+    return { ok: false, error: `Invalid ${type} frame: ${issue.path.join(".") || "frame"}: ${issue.message}`, ...(clientId ? { client_id: clientId } : {}) };
   }
   return { ok: true, frame: parsed.data };
 }
@@ -175,17 +180,18 @@ export function admitFrame(ws: WebSocket, a: SocketAttachment, raw: string | Arr
   const size = typeof raw === "string" ? raw.length * 2 : raw.byteLength;
   let error: string | null = null;
   let parsed: Parsed | null = null;
+  let clientId: string | undefined;
   if (!takeToken(a, limits)) error = "Rate limit exceeded: slow down";
   else if (size > MAX_FRAME_BYTES && (typeof raw !== "string" || new TextEncoder().encode(raw).byteLength > MAX_FRAME_BYTES)) {
     error = `Frame too large: the limit is ${MAX_FRAME_BYTES} bytes`;
   } else {
     parsed = parseFrame(raw);
-    if (!parsed.ok) error = parsed.error;
+    if (!parsed.ok) ({ error, client_id: clientId } = parsed);
   }
   if (!error) return (parsed as { ok: true; frame: ClientFrameT }).frame;
   a.strikes += 1;
   ws.serializeAttachment(a);
-  safeSend(ws, errorFrame(error));
+  safeSend(ws, errorFrame(error, undefined, clientId ? { client_id: clientId } : {}));
   if (a.strikes >= MAX_STRIKES) {
     try {
       ws.close(CloseCodes.policy, "Too many invalid frames");

@@ -365,6 +365,28 @@ describe("bad input on the socket", () => {
     expect((await sa.next("message_received")).data!.content).toBe("still alive");
   });
 
+  it("applies the REST send rules to send_message frames on both kinds of socket, naming the refused client_id", async () => {
+    const a = await signup();
+    const b = await signup();
+    const group = await makeConversation(a, [b]);
+    for (const s of [await authed(a), await authed(a, `room_id=${group}`)]) {
+      const bad: Record<string, unknown>[] = [
+        { content: "   " },
+        { message_type: "image" },
+        { message_type: "text", content: "x", payload: { a: 1 } },
+        { message_type: "location", payload: { lat: 91, lng: 0 } },
+      ];
+      for (const [i, frame] of bad.entries()) {
+        s.send({ type: "send_message", conversation_id: group, client_id: `bad-${i}`, ...frame });
+        const err = await s.next((f) => f.success === false);
+        expect(err.client_id).toBe(`bad-${i}`);
+        expect(err.error).toMatch(/^Invalid send_message frame/);
+      }
+    }
+    const history = await call("GET", `/conversations/${group}/messages`, { token: a.token });
+    expect(history.body.data.messages).toEqual([]);
+  });
+
   it("closes a flooding connection with 1008 and leaves the others alone", async () => {
     const a = await signup();
     const b = await signup();

@@ -46,6 +46,27 @@ export const payloadSchemas = {
 const needsContent = new Set(["text", "markdown", "emoji"]);
 const needsAttachments: Record<string, number> = { image: 9, video: 1, voice: 1, file: 1 };
 
+/** The rules every send obeys, whatever the transport (REST body or WebSocket frame). */
+export function checkMessageShape(v: { type: string; content?: string; payload?: Record<string, unknown>; attachments?: string[] }, ctx: z.RefinementCtx) {
+  if (needsContent.has(v.type) && !v.content?.trim()) ctx.addIssue({ code: "custom", path: ["content"], message: `required for ${v.type} messages` });
+  if (v.type === "emoji" && (v.content?.length ?? 0) > 64) ctx.addIssue({ code: "custom", path: ["content"], message: "an emoji message is at most 64 characters" });
+  const maxFiles = needsAttachments[v.type];
+  if (maxFiles !== undefined) {
+    const n = v.attachments?.length ?? 0;
+    if (n < 1 || n > maxFiles) ctx.addIssue({ code: "custom", path: ["attachments"], message: `${v.type} messages carry 1${maxFiles > 1 ? `-${maxFiles}` : ""} file id${maxFiles > 1 ? "s" : ""}` });
+  } else if (v.attachments?.length) {
+    ctx.addIssue({ code: "custom", path: ["attachments"], message: `${v.type} messages carry no attachments` });
+  }
+  if (!needsContent.has(v.type) && (v.content?.length ?? 0) > 1000) ctx.addIssue({ code: "custom", path: ["content"], message: "a caption is at most 1000 characters" });
+  const schema = payloadSchemas[v.type as keyof typeof payloadSchemas];
+  if (schema) {
+    const parsed = schema.safeParse(v.payload ?? {});
+    if (!parsed.success) for (const i of parsed.error.issues) ctx.addIssue({ code: "custom", path: ["payload", ...i.path.map(String)], message: i.message });
+  } else if (v.payload !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["payload"], message: `${v.type} messages carry no payload` });
+  }
+}
+
 export const SendMessageBody = z
   .object({
     type: ClientMessageType.default("text"),
@@ -56,25 +77,7 @@ export const SendMessageBody = z
     reply_to: MessageId.optional(),
   })
   .strict()
-  .superRefine((v, ctx) => {
-    if (needsContent.has(v.type) && !v.content?.trim()) ctx.addIssue({ code: "custom", path: ["content"], message: `required for ${v.type} messages` });
-    if (v.type === "emoji" && (v.content?.length ?? 0) > 64) ctx.addIssue({ code: "custom", path: ["content"], message: "an emoji message is at most 64 characters" });
-    const maxFiles = needsAttachments[v.type];
-    if (maxFiles !== undefined) {
-      const n = v.attachments?.length ?? 0;
-      if (n < 1 || n > maxFiles) ctx.addIssue({ code: "custom", path: ["attachments"], message: `${v.type} messages carry 1${maxFiles > 1 ? `-${maxFiles}` : ""} file id${maxFiles > 1 ? "s" : ""}` });
-    } else if (v.attachments?.length) {
-      ctx.addIssue({ code: "custom", path: ["attachments"], message: `${v.type} messages carry no attachments` });
-    }
-    if (!needsContent.has(v.type) && (v.content?.length ?? 0) > 1000) ctx.addIssue({ code: "custom", path: ["content"], message: "a caption is at most 1000 characters" });
-    const schema = payloadSchemas[v.type as keyof typeof payloadSchemas];
-    if (schema) {
-      const parsed = schema.safeParse(v.payload ?? {});
-      if (!parsed.success) for (const i of parsed.error.issues) ctx.addIssue({ code: "custom", path: ["payload", ...i.path.map(String)], message: i.message });
-    } else if (v.payload !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["payload"], message: `${v.type} messages carry no payload` });
-    }
-  })
+  .superRefine(checkMessageShape)
   .openapi("SendMessageBody");
 
 export type SendMessageInput = z.infer<typeof SendMessageBody>;
