@@ -11,6 +11,7 @@ import { AppError, type ErrorCode } from "./lib/errors";
 import { createRouter } from "./lib/openapi";
 import { log, requestId } from "./middleware/observability";
 import { routers } from "./routes";
+import { socketIo } from "./realtime/socketio";
 
 export const JSON_BODY_LIMIT = 256 * 1024;
 
@@ -112,6 +113,15 @@ export function createApp() {
     await next();
   });
   app.route("/api/v1", api);
+  // socket.io compatibility (seeds 000 and 002): Engine.IO 4 over WebSocket only
+  app.get("/socket.io/*", (c) => {
+    const q = c.req.query();
+    if (q.EIO !== "4") throw new AppError("BAD_REQUEST", "Only Engine.IO 4 (socket.io 3 and later) is supported: EIO=4");
+    if (q.transport !== "websocket" || c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new AppError("BAD_REQUEST", "Only the websocket transport is supported: connect with io(url, { transports: [\"websocket\"] })");
+    }
+    return socketIo(c.env, c.req.raw, Number(c.env.WS_AUTH_TIMEOUT_MS) || 30_000);
+  });
   app.get("/docs", Scalar({ url: "/api/v1/openapi.json", pageTitle: "edge-im API" }));
   app.get("/", (c) => c.redirect("/docs"));
   app.notFound((c) => errorResponse(c, new AppError("NOT_FOUND", `Route not found: ${c.req.method} ${new URL(c.req.url).pathname}`)));

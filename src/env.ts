@@ -23,6 +23,8 @@ export interface Env {
   /** Per-connection frame rate (token bucket); defaults 100/s, burst 200. */
   WS_RATE_PER_SECOND?: string;
   WS_RATE_BURST?: string;
+  /** socket.io heartbeat (interval and timeout) override for tests; production pings every 25 s, 20 s timeout. */
+  SIO_PING_INTERVAL_MS?: string;
 }
 
 export type Db = DrizzleD1Database<typeof schema>;

@@ -70,6 +70,19 @@ export async function handOff(env: Env, request: Request, identity: Identity, bi
 }
 
 /**
+ * For a relay the Worker holds (seed 001's auth frame, socket.io): opens the user's (or the bound
+ * conversation's) connection as the object's own client; a string says why it was refused.
+ */
+export async function openUpstream(env: Env, url: string, identity: Identity, binding: Binding): Promise<WebSocket | string> {
+  const denied = await authorizeBinding(env, identity, binding);
+  if (denied) return denied;
+  const ws = (await target(env, identity, binding).fetch(upstreamRequest(url, identity, binding))).webSocket;
+  if (!ws) return "Could not open the connection";
+  ws.accept();
+  return ws;
+}
+
+/**
  * Seed 001 clients connect without a token and send `{"type":"auth","token":…}` first. The Worker
  * holds such a socket until that frame names the user (30 s), then opens the same kind of
  * connection to the owning object and relays frames both ways for the socket's life.
@@ -98,20 +111,12 @@ export function holdForAuth(env: Env, request: Request, binding: Binding, timeou
       server.close(CloseCodes.authFailed, "Authentication failed");
       return;
     }
-    const denied = await authorizeBinding(env, identity, binding);
-    if (denied) {
-      server.send(errorFrame(denied));
+    const ws = await openUpstream(env, request.url, identity, binding);
+    if (typeof ws === "string") {
+      server.send(errorFrame(ws));
       server.close(CloseCodes.removed, "Not allowed");
       return;
     }
-    const res = await target(env, identity, binding).fetch(upstreamRequest(request.url, identity, binding));
-    const ws = res.webSocket;
-    if (!ws) {
-      server.send(errorFrame("Could not open the connection"));
-      server.close(1011, "Upstream refused");
-      return;
-    }
-    ws.accept();
     ws.addEventListener("message", (e) => {
       try {
         server.send(e.data);
