@@ -57,6 +57,11 @@ export function encodeSio(p: SioPacket): string {
 }
 
 const SIO = { connect: 0, disconnect: 1, event: 2, ack: 3, connectError: 4 } as const;
+const ACK_TIMEOUT_MS = 10_000;
+const MAX_STRIKES = 20;
+const MAX_BOUND_GROUPS = 50;
+/** How far back (in seqs) a conversation's emitted messages are remembered for de-duplication. */
+const SEEN_WINDOW = 1000;
 type Core = { type: string } & Record<string, unknown>;
 type CoreMessage = {
   id: string;
@@ -113,14 +118,29 @@ class Session {
   readonly sid = randomToken(20);
   private identity: Identity | null = null;
   private upstream: WebSocket | null = null;
+  /** Bound connections for groups joined with join_group: full messages even above the user-connection size. */
+  private bound = new Map<string, WebSocket>();
+  /** Seqs emitted per conversation: a message heard on two connections is emitted once. */
+  private seen = new Map<string, { max: number; recent: Set<number> }>();
+  /** The room joined last (seed 000's markRead names no room). */
+  private room: string | null = null;
   private connecting = false;
+  private closed = false;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Work done in the Worker for a client (D1 reads, opening DMs) is budgeted: 20 events/s, burst 40. */
+  private tokens = 40;
+  private refilledAt = Date.now();
+  private strikes = 0;
+  /** Each direction in arrival order, even across awaits. */
+  private fromClient: Promise<void> = Promise.resolve();
+  private fromCore: Promise<void> = Promise.resolve();
   private pingTimer: ReturnType<typeof setTimeout> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
   private sendCounter = 0;
-  /** client_id of a send → the ack id the client is waiting on. */
-  private acks = new Map<string, number>();
+  /** client_id of a send → the ack id the client is waiting on (answered with an error after ACK_TIMEOUT_MS). */
+  private acks = new Map<string, { id: number; timer: ReturnType<typeof setTimeout> }>();
   /** room → ack ids waiting for room_joined. */
-  private joinAcks = new Map<string, number[]>();
+  private joinAcks = new Map<string, { id: number; timer: ReturnType<typeof setTimeout> }[]>();
   private groups = new Map<string, { _id: string; groupName: string | null; imgUrl: string | null }>();
   private readonly db: Db;
 
@@ -143,13 +163,15 @@ class Session {
   start() {
     this.client.accept();
     this.client.send(`0${JSON.stringify({ sid: this.sid, upgrades: [], ...ENGINE, pingInterval: this.pingInterval, pingTimeout: this.pingTimeout })}`);
-    this.client.addEventListener("message", (e) => void this.onClient(e.data).catch((err) => this.fail(err)));
+    this.client.addEventListener("message", (e) => {
+      this.fromClient = this.fromClient.then(() => this.onClient(e.data)).catch((err) => this.fail(err));
+    });
     this.client.addEventListener("close", () => this.shutdown());
     this.client.addEventListener("error", () => this.shutdown());
     this.schedulePing();
     // a client that never sends CONNECT is let go
-    setTimeout(() => {
-      if (!this.identity && !this.connecting) this.close();
+    this.connectTimer = setTimeout(() => {
+      if (!this.identity && !this.connecting) this.disconnect();
     }, this.connectTimeoutMs);
   }
 
@@ -158,12 +180,14 @@ class Session {
   private schedulePing() {
     this.pingTimer = setTimeout(() => {
       this.raw("2");
+      clearTimeout(this.pongTimer);
       this.pongTimer = setTimeout(() => this.close(), this.pingTimeout);
       this.schedulePing();
     }, this.pingInterval);
   }
 
   private raw(text: string) {
+    if (this.closed) return;
     try {
       this.client.send(text);
     } catch {
@@ -183,15 +207,30 @@ class Session {
     if (id !== undefined) this.packet({ type: SIO.ack, nsp: "/", id, data: args });
   }
 
+  /** Ends the Engine.IO session (heartbeat lost): the client may reconnect. */
   private close() {
     this.raw("1");
     this.shutdown();
   }
 
+  /**
+   * The server ends the socket.io session (logout, replaced by another connection, account disabled,
+   * no CONNECT): a DISCONNECT packet first, so the stock client does not reconnect on its own.
+   */
+  private disconnect() {
+    this.packet({ type: SIO.disconnect, nsp: "/" });
+    this.shutdown();
+  }
+
   private shutdown() {
-    clearTimeout(this.pingTimer);
-    clearTimeout(this.pongTimer);
-    for (const ws of [this.client, this.upstream]) {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of [this.pingTimer, this.pongTimer, this.connectTimer]) clearTimeout(t);
+    for (const { timer } of this.acks.values()) clearTimeout(timer);
+    for (const list of this.joinAcks.values()) for (const { timer } of list) clearTimeout(timer);
+    this.acks.clear();
+    this.joinAcks.clear();
+    for (const ws of [this.client, this.upstream, ...this.bound.values()]) {
       try {
         ws?.close(1000, "closed");
       } catch {
@@ -199,6 +238,30 @@ class Session {
       }
     }
     this.upstream = null;
+    this.bound.clear();
+  }
+
+  /** An ack the core may never answer (an error that names no client_id): answered with an error in time. */
+  private pendingAck(id: number, onTimeout: () => void) {
+    return { id, timer: setTimeout(() => {
+      onTimeout();
+      this.ack(id, { success: false, error: "No answer from the server in time" });
+    }, ACK_TIMEOUT_MS) };
+  }
+
+  /** The per-session budget for events; false when spent (the event is refused). */
+  private takeToken() {
+    const now = Date.now();
+    this.tokens = Math.min(40, this.tokens + ((now - this.refilledAt) / 1000) * 20);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private strike(message: string) {
+    this.emit("error", { message });
+    if (++this.strikes >= MAX_STRIKES) this.disconnect();
   }
 
   private fail(err: unknown) {
@@ -207,7 +270,8 @@ class Session {
   }
 
   private async onClient(data: string | ArrayBuffer) {
-    if (typeof data !== "string") return this.emit("error", { message: "Binary packets are not supported" });
+    if (this.closed) return;
+    if (typeof data !== "string") return this.strike("Binary packets are not supported");
     if (data.length > ENGINE.maxPayload) return this.close();
     switch (data[0]) {
       case "3":
@@ -223,14 +287,23 @@ class Session {
         return;
     }
     const p = decodeSio(data.slice(1));
-    if (!p) return this.emit("error", { message: "Malformed socket.io packet" });
+    if (!p) return this.strike("Malformed or binary socket.io packet (binary events are not supported)");
     if (p.nsp !== "/") return this.packet({ type: SIO.connectError, nsp: p.nsp, data: { message: "Invalid namespace" } });
-    if (p.type === SIO.connect) return this.onConnect(p.data);
+    if (p.type === SIO.connect) {
+      try {
+        return await this.onConnect(p.data);
+      } catch (err) {
+        log("error", "socket.io connect failed", { error: String(err) });
+        this.connecting = false;
+        return this.packet({ type: SIO.connectError, nsp: "/", data: { message: "Internal error" } });
+      }
+    }
     if (p.type === SIO.disconnect) return this.shutdown();
     if (p.type !== SIO.event) return;
     if (!this.upstream) return this.ack(p.id, { success: false, error: "Not connected: send CONNECT with auth.token first" });
     const [event, ...args] = Array.isArray(p.data) ? p.data : [];
-    if (typeof event !== "string") return this.emit("error", { message: "An event needs a name" });
+    if (typeof event !== "string") return this.strike("An event needs a name");
+    if (!this.takeToken()) return this.ack(p.id, { success: false, error: "Rate limit exceeded: slow down" });
     await this.onEvent(event, args, p.id);
   }
 
@@ -256,12 +329,21 @@ class Session {
     const deviceId = typeof a.device_id === "string" && /^[\w.:-]{1,64}$/.test(a.device_id) ? a.device_id : `sio-${this.sid.slice(0, 8)}`;
     const ws = await openUpstream(this.env, this.url, identity, { deviceId });
     if (typeof ws === "string") return refuse(ws);
+    if (this.closed) return ws.close(1000, "closed");
+    clearTimeout(this.connectTimer);
     this.identity = identity;
     this.upstream = ws;
-    ws.addEventListener("message", (e) => void this.onCore(e.data as string).catch((err) => this.fail(err)));
-    ws.addEventListener("close", () => this.close());
+    this.listen(ws, () => this.disconnect());
     this.packet({ type: SIO.connect, nsp: "/", data: { sid: this.sid } });
     this.emit("connected", { userId: identity.userId, username: identity.username });
+  }
+
+  /** Core frames from an upstream connection, in order; `onClose` when the object closes it. */
+  private listen(ws: WebSocket, onClose: () => void) {
+    ws.addEventListener("message", (e) => {
+      this.fromCore = this.fromCore.then(() => this.onCore(e.data as string)).catch((err) => this.fail(err));
+    });
+    ws.addEventListener("close", onClose);
   }
 
   // ---- client events → core -----------------------------------------------------------------------
@@ -273,7 +355,7 @@ class Session {
   /** A send whose ack waits for message_sent (or the error that names its client_id). */
   private send(frame: Core, ackId: number | undefined, clientId?: unknown) {
     const id = typeof clientId === "string" && /^[\w.:-]{1,64}$/.test(clientId) ? clientId : `sio_${this.sid.slice(0, 8)}_${++this.sendCounter}`;
-    if (ackId !== undefined) this.acks.set(id, ackId);
+    if (ackId !== undefined && !this.acks.has(id)) this.acks.set(id, this.pendingAck(ackId, () => this.acks.delete(id)));
     this.core({ ...frame, client_id: id });
   }
 
@@ -286,7 +368,10 @@ class Session {
       // seed 000
       case "joinRoom": {
         const room = String(arg.room ?? arg.room_id ?? "");
-        if (ackId !== undefined) this.joinAcks.set(room, [...(this.joinAcks.get(room) ?? []), ackId]);
+        if (ackId !== undefined) {
+          const pending = this.pendingAck(ackId, () => this.joinAcks.set(room, (this.joinAcks.get(room) ?? []).filter((x) => x !== pending)));
+          this.joinAcks.set(room, [...(this.joinAcks.get(room) ?? []), pending]);
+        }
         return this.core({ type: "join_room", room_id: room });
       }
       case "leaveRoom":
@@ -301,12 +386,18 @@ class Session {
           arg.clientId ?? arg.client_id,
         );
       }
-      case "typing":
-        this.core({ type: "typing", ...(arg.room ? { conversation_id: arg.room } : {}), is_typing: arg.isTyping !== false });
+      case "typing": {
+        const room = arg.conversation_id ?? arg.room;
+        this.core({ type: "typing", ...(room ? { conversation_id: room } : {}), is_typing: (arg.is_typing ?? arg.isTyping) !== false });
         return done();
-      case "markRead":
-        this.core({ type: "mark_read", ...(arg.room ? { conversation_id: arg.room } : {}), ...(Array.isArray(arg.messageIds) ? { message_ids: arg.messageIds } : { seq: arg.seq }) });
+      }
+      case "markRead": {
+        // seed 000 names only message ids: they are read in the room joined last
+        const room = arg.conversation_id ?? arg.room ?? this.room;
+        if (!room) return refuse("markRead: join a room first (or name it)");
+        this.core({ type: "mark_read", conversation_id: room, ...(Array.isArray(arg.messageIds) ? { message_ids: arg.messageIds } : { seq: arg.seq }) });
         return done();
+      }
       case "statusUpdate":
         this.core({ type: "status_update", status: arg.status });
         return done();
@@ -328,8 +419,18 @@ class Session {
         return this.send({ ...frame, conversation_id: dm.id }, ackId);
       }
       case "join_group": {
+        // 002 joins a socket.io room per group; here a bound connection per group, so even groups
+        // above the size that user connections get full messages for deliver every message
         const gId = String(args[0] ?? "");
-        return (await membership(this.db, gId, me)) ? done() : refuse("You are not a member of this group");
+        if (this.bound.has(gId)) return done();
+        if (!(await membership(this.db, gId, me))) return refuse("You are not a member of this group");
+        if (this.bound.size >= MAX_BOUND_GROUPS) return refuse(`At most ${MAX_BOUND_GROUPS} groups per connection`);
+        const ws = await openUpstream(this.env, this.url, this.identity!, { deviceId: `sio-${this.sid.slice(0, 8)}-${this.bound.size + 1}`, conversationId: gId });
+        if (typeof ws === "string") return refuse(ws);
+        if (this.closed) return ws.close(1000, "closed");
+        this.bound.set(gId, ws);
+        this.listen(ws, () => this.bound.delete(gId));
+        return done();
       }
       case "group_chat": {
         const frame = fromDataMsg(args[0]);
@@ -345,7 +446,7 @@ class Session {
         return done();
       case "logout":
         done();
-        return this.close();
+        return this.disconnect();
       default: {
         // a core frame type by name: the whole protocol is reachable
         if (/^[a-z_]{2,32}$/.test(event) && event !== "auth") {
@@ -411,10 +512,11 @@ class Session {
       return;
     }
     if (frame.success === false) {
-      const ackId = frame.client_id ? this.acks.get(frame.client_id) : undefined;
-      if (ackId !== undefined) {
+      const pending = frame.client_id ? this.acks.get(frame.client_id) : undefined;
+      if (pending) {
+        clearTimeout(pending.timer);
         this.acks.delete(frame.client_id!);
-        return this.ack(ackId, { success: false, error: frame.error });
+        return this.ack(pending.id, { success: false, error: frame.error });
       }
       return this.emit("error", { message: frame.error });
     }
@@ -426,19 +528,23 @@ class Session {
         return;
       case "message_sent": {
         const m = d as unknown as CoreMessage;
-        const ackId = m.client_id ? this.acks.get(m.client_id) : undefined;
-        if (ackId !== undefined) {
+        const pending = m.client_id ? this.acks.get(m.client_id) : undefined;
+        if (pending) {
+          clearTimeout(pending.timer);
           this.acks.delete(m.client_id!);
-          this.ack(ackId, { success: true, message: message000(m) });
+          this.ack(pending.id, { success: true, message: message000(m) });
         }
+        this.markSeen(m);
         this.emit("message", message000(m));
         return this.emit("message_sent", d);
       }
       case "message_received": {
         const m = d as unknown as CoreMessage;
+        if (!m.replay && !this.markSeen(m)) return; // already emitted from the other connection
         this.emit("message", message000(m));
         this.emit("message_received", d);
-        if (m.replay) return;
+        // 002 tells only the other side (socket.to): not the sender's own other devices
+        if (m.replay || m.sender.id === this.identity!.userId) return;
         if (isDm(m.conversation_id)) {
           this.emit("private_chat", this.chat002(m));
           return this.emit("unread_message", m.sender.id);
@@ -448,12 +554,17 @@ class Session {
       }
       case "room_joined": {
         const room = String(d.room_id);
-        for (const id of this.joinAcks.get(room) ?? []) this.ack(id, { success: true, room });
+        this.room = room;
+        for (const { id, timer } of this.joinAcks.get(room) ?? []) {
+          clearTimeout(timer);
+          this.ack(id, { success: true, room });
+        }
         this.joinAcks.delete(room);
         this.emit("joined", { room, conversation_id: room });
         return this.emit("room_joined", d);
       }
       case "room_left":
+        if (this.room === d.room_id) this.room = null;
         this.emit("left", { room: d.room_id });
         return this.emit("room_left", d);
       case "typing":
@@ -474,9 +585,28 @@ class Session {
         if (n.kind === "friend_accepted" || n.kind === "group_join_approved") this.emit("agree_apply", n);
         return this.emit("notification", d);
       }
+      case "unread":
+        // above the full-delivery size a group's members hear only this: 002's unread_message
+        if (!isDm(String(d.conversation_id))) this.emit("unread_message", d.conversation_id);
+        return this.emit("unread", d);
       default:
         return this.emit(d.type, d);
     }
+  }
+
+  /**
+   * Records a live message's seq; false when it was already emitted. A group joined with join_group
+   * is heard on two connections that are each in order but not with each other, so this keeps the
+   * recent seqs themselves, not a high-water mark.
+   */
+  private markSeen(m: CoreMessage) {
+    let seen = this.seen.get(m.conversation_id);
+    if (!seen) this.seen.set(m.conversation_id, (seen = { max: 0, recent: new Set() }));
+    if (seen.recent.has(m.seq) || m.seq <= seen.max - SEEN_WINDOW) return false;
+    seen.recent.add(m.seq);
+    seen.max = Math.max(seen.max, m.seq);
+    if (seen.recent.size > 2 * SEEN_WINDOW) for (const q of seen.recent) if (q <= seen.max - SEEN_WINDOW) seen.recent.delete(q);
+    return true;
   }
 }
 
