@@ -36,7 +36,8 @@ export const configSpec = {
   recall_window_seconds: { schema: int(0, 31_536_000), default: 120, public: true },
   read_receipts_max_members: { schema: int(0, 100_000), default: 50, public: true },
   full_delivery_max_members: { schema: int(0, 100_000), default: 50, public: false },
-  file_max_bytes: { schema: int(1, 5 * 2 ** 40), default: 2 * 2 ** 30, public: true },
+  // 10,000 parts of at most 64 MiB
+  file_max_bytes: { schema: int(1, 625 * 2 ** 30), default: 2 * 2 ** 30, public: true },
   form_upload_max_bytes: { schema: int(1, 95 * 2 ** 20), default: 20 * 2 ** 20, public: true },
   image_max_bytes: { schema: int(1, 95 * 2 ** 20), default: 10 * 2 ** 20, public: true },
   upload_expiry_hours: { schema: int(1, 720), default: 24, public: true },

@@ -8,7 +8,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { log } from "../middleware/observability";
 import type { MessageType, MessageViewT, SendMessageInput } from "../routes/messages/messages.schemas";
-import { attachToConversation } from "../routes/files/files.service";
+import { checkAttachments, recordAttachments } from "../routes/files/files.service";
 import { MessageLog, previewText, type NewMessage, type StoredMessage } from "./message-log";
 import {
   authenticatedFrame,
@@ -271,7 +271,8 @@ export class ConversationDO extends DurableObject<Env> {
         content = this.applyContentRules(req.type, content, config);
       }
       // the one check every send path shares (REST, user and bound sockets): a D1 read only for media
-      if (!req.system && req.attachments?.length) await attachToConversation(this.db(), req.senderId, req.conversationId, req.type, req.attachments);
+      const attachments = !req.system && req.attachments?.length ? req.attachments : [];
+      if (attachments.length) await checkAttachments(this.db(), req.senderId, req.type, attachments);
       let replyTo: string | null = null;
       if (req.reply_to) {
         const quoted = req.system ? this.log.byId(req.reply_to) : this.visible(state, req.senderId, req.reply_to);
@@ -291,6 +292,7 @@ export class ConversationDO extends DurableObject<Env> {
         created_at: new Date().toISOString(),
       };
       const { view, duplicate } = await this.enqueue(record, req.origin, req.awaitSummary);
+      if (attachments.length) await recordAttachments(this.db(), req.conversationId, attachments);
       if (req.awaitSummary) await this.flushSummary();
       return { message: view, duplicate };
     });

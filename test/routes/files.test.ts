@@ -154,6 +154,9 @@ describe("POST /files and downloads", () => {
     expectError(await call("GET", `/files/${doc.id}`, { token: b.token }), 403, "FORBIDDEN");
     expect((await fetchFile(`/files/${doc.id}/download`, b.token)).status).toBe(403);
 
+    // a send that is refused records nothing: the file stays private
+    expectError(await send(a, dm, { type: "file", attachments: [doc.id], content: "x", reply_to: "msg_0000000000missing000" }), 404);
+    expect((await fetchFile(`/files/${doc.id}/download`, b.token)).status).toBe(403);
     expect((await send(a, dm, { type: "file", attachments: [doc.id], content: "the report" })).status).toBe(201);
     expect((await fetchFile(`/files/${doc.id}/download`, b.token)).body).toEqual(bytes(3000, 5));
     expectError(await call("GET", `/files/${doc.id}`, { token: outsider.token }), 403);
@@ -270,13 +273,16 @@ describe("chunked uploads", () => {
     expectError(await putPart(a, up.id, 1, data.slice(0, 5 * MiB)), 409);
     expectError(await call("DELETE", `/uploads/${up.id}`, { token: a.token }), 409);
 
-    // the same bytes again (anyone): completed at once, nothing to send
-    const b = await signup();
-    const instant = await start(b, data, { file_name: "copy.mp4" });
+    // the same bytes again from me: completed at once, nothing to send
+    const instant = await start(a, data, { file_name: "copy.mp4" });
     expect(instant.status).toBe(201);
     expect(instant.body.data.upload).toMatchObject({ status: "completed", instant: true, progress: 1 });
-    expect(instant.body.data.upload.file).toMatchObject({ name: "copy.mp4", owner_id: b.id, size: data.length });
+    expect(instant.body.data.upload.file).toMatchObject({ name: "copy.mp4", owner_id: a.id, size: data.length });
     expect((await fetchFile(instant.body.data.upload.file.download_url)).body.length).toBe(data.length);
+    // from someone else: a hash alone does not reveal (or hand over) another user's file
+    const b = await signup();
+    const theirs = await start(b, data, { file_name: "guess.mp4" });
+    expect(theirs.body.data.upload).toMatchObject({ status: "uploading", instant: false, file: null });
   });
 
   it("fails an upload whose bytes do not match its sha256, and aborts on request or expiry", async () => {

@@ -48,6 +48,9 @@ describe("moments", () => {
     expectError(await call("GET", `/moments/${m.id}`, { token: stranger.token }), 404);
     expectError(await call("GET", `/files/${p1}`, { token: stranger.token }), 403);
     expect((await feedOf(friend, `?user_id=${a.id}`)).moments).toHaveLength(5);
+    const page = (await call("GET", `/users/${a.id}/moments?limit=2`, { token: friend.token })).body.data;
+    expect(page.moments.map((x: { text: string }) => x.text)).toEqual(["post 3", "post 2"]);
+    expect((await call("GET", `/users/${a.id}/moments`, { token: stranger.token })).body.data.moments).toEqual([]);
   });
 
   it("keeps private moments private and shows public ones to everyone but the blocked", async () => {
@@ -88,26 +91,30 @@ describe("moments", () => {
 
     const cmt = await call("POST", `/moments/${m.id}/comments`, { token: b.token, body: { text: "nice" } });
     expect(cmt.status).toBe(201);
-    const reply = await call("POST", `/moments/${m.id}/comments`, { token: c.token, body: { text: "agreed", reply_to: cmt.body.data.comment.id } });
-    expect(reply.body.data.comment).toMatchObject({ reply_to: cmt.body.data.comment.id, reply_to_user: { id: b.id } });
-    expect(reply.body.data.moment.comment_count).toBe(2);
+    const cmtId = cmt.body.data.comment.id;
+    // the author replies to b; b hears it
+    const reply = await call("POST", `/moments/${m.id}/comments`, { token: a.token, body: { text: "thanks", reply_to: cmtId } });
+    expect(reply.body.data.comment).toMatchObject({ reply_to: cmtId, reply_to_user: { id: b.id } });
     const bNotes = (await call("GET", "/notifications", { token: b.token })).body.data.notifications;
-    expect(bNotes.some((n: { kind: string }) => n.kind === "moment_commented")).toBe(true);
-    // b and c are not friends: each sees their own comments, the author's and their friends', not each other's (the count is all of them)
-    const seenByB = (await call("GET", `/moments/${m.id}`, { token: b.token })).body.data.moment;
-    expect(seenByB.comments.map((x: { text: string }) => x.text)).toEqual(["nice"]);
-    expect(seenByB.comment_count).toBe(2);
-    const seenByA = (await call("GET", `/moments/${m.id}`, { token: a.token })).body.data.moment;
-    expect(seenByA.comments.map((x: { text: string }) => x.text)).toEqual(["nice", "agreed"]);
+    expect(bNotes.some((n: { kind: string; data: { text: string } }) => n.kind === "moment_commented" && n.data.text === "thanks")).toBe(true);
+    // b and c are not friends: c cannot see b's comment, so cannot reply to it
+    expectError(await call("POST", `/moments/${m.id}/comments`, { token: c.token, body: { text: "me too", reply_to: cmtId } }), 400);
+    const own = await call("POST", `/moments/${m.id}/comments`, { token: c.token, body: { text: "agreed" } });
+    expect(own.body.data.moment.comment_count).toBe(3);
+    // each sees their own comments, the author's and their friends' (the count is everyone's)
+    const textsFor = async (u: TestUser) => (await call("GET", `/moments/${m.id}`, { token: u.token })).body.data.moment.comments.map((x: { text: string }) => x.text);
+    expect(await textsFor(b)).toEqual(["nice", "thanks"]);
+    expect(await textsFor(c)).toEqual(["thanks", "agreed"]);
+    expect(await textsFor(a)).toEqual(["nice", "thanks", "agreed"]);
 
     expectError(await call("POST", `/moments/${m.id}/comments`, { token: b.token, body: { text: "" } }), 400);
     expectError(await call("POST", `/moments/${m.id}/comments`, { token: b.token, body: { text: "x", reply_to: "cmt_0000000000missing000" } }), 400);
     expectError(await call("POST", `/moments/${m.id}/comments`, { token: outsider.token, body: { text: "x" } }), 404);
-    const replyId = reply.body.data.comment.id;
-    expectError(await call("DELETE", `/moments/${m.id}/comments/${replyId}`, { token: b.token }), 403);
-    expect((await call("DELETE", `/moments/${m.id}/comments/${replyId}`, { token: a.token })).body.data.moment.comment_count).toBe(1);
-    expect((await call("DELETE", `/moments/${m.id}/comments/${cmt.body.data.comment.id}`, { token: b.token })).status).toBe(200);
-    expectError(await call("DELETE", `/moments/${m.id}/comments/${replyId}`, { token: a.token }), 404);
+    const cId = own.body.data.comment.id;
+    expectError(await call("DELETE", `/moments/${m.id}/comments/${cId}`, { token: b.token }), 403);
+    expect((await call("DELETE", `/moments/${m.id}/comments/${cId}`, { token: a.token })).body.data.moment.comment_count).toBe(2);
+    expect((await call("DELETE", `/moments/${m.id}/comments/${cmtId}`, { token: b.token })).status).toBe(200);
+    expectError(await call("DELETE", `/moments/${m.id}/comments/${cId}`, { token: a.token }), 404);
 
     expect((await call("DELETE", `/moments/${m.id}/like`, { token: b.token })).body.data.moment).toMatchObject({ like_count: 0, is_liked: false });
     expectError(await call("DELETE", `/moments/${m.id}`, { token: b.token }), 403);

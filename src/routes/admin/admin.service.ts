@@ -5,7 +5,7 @@ import { AppError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { log } from "../../middleware/observability";
 import { conversationChanged, userStub } from "../../realtime/push";
-import { revokeSessions } from "../auth/auth.service";
+import { isListedAdmin, revokeSessions } from "../auth/auth.service";
 import { privateUser, type UserRow } from "../users/users.service";
 
 const adminView = (u: UserRow) => ({ ...privateUser(u), disabled: u.disabledAt !== null, disabled_at: u.disabledAt, created_at: u.createdAt });
@@ -47,7 +47,11 @@ export async function stats(db: Db) {
       .select({ kind: conversations.kind, n: sql<number>`count(*)`, messages: sql<number>`coalesce(sum(${conversations.lastSeq}), 0)`, active_24h: sql<number>`sum(${conversations.lastMessageAt} >= ${day})` })
       .from(conversations)
       .groupBy(conversations.kind),
-    db.select({ n: sql<number>`count(*)`, bytes: sql<number>`coalesce(sum(${files.size}), 0)` }).from(files).where(sql`${files.deletedAt} IS NULL`),
+    // bytes stored: identical files share one object, counted once
+    db
+      .select({ n: sql<number>`count(*)`, bytes: sql<number>`coalesce((SELECT sum(size) FROM (SELECT max(${files.size}) AS size FROM ${files} WHERE ${files.deletedAt} IS NULL GROUP BY ${files.r2Key})), 0)` })
+      .from(files)
+      .where(sql`${files.deletedAt} IS NULL`),
     db.select({ n: sql<number>`count(*)` }).from(moments).where(sql`${moments.deletedAt} IS NULL`),
   ]);
   const byKind = Object.fromEntries(c.map((r) => [r.kind, r]));
@@ -72,21 +76,24 @@ export async function setDisabled(env: Env, db: Db, admin: AuthUser, userId: str
   const user = await db.select().from(users).where(eq(users.id, userId)).get();
   if (!user) throw new AppError("NOT_FOUND", "User not found");
   if (disabled && user.id === admin.id) throw new AppError("FORBIDDEN", "You cannot disable your own account");
-  if (disabled && user.isAdmin) throw new AppError("FORBIDDEN", "Administrators cannot be disabled here; remove them from ADMIN_USERNAMES first");
-  const changed = (user.disabledAt !== null) !== disabled;
-  if (changed) {
+  if (disabled && isListedAdmin(env, user.username)) throw new AppError("FORBIDDEN", "Administrators cannot be disabled here; remove them from ADMIN_USERNAMES first");
+  if ((user.disabledAt !== null) !== disabled) {
     await db
       .update(users)
       .set({ disabledAt: disabled ? new Date().toISOString() : null, ...(disabled ? { status: "OFFLINE" as const } : {}), updatedAt: new Date().toISOString() })
       .where(eq(users.id, userId));
-    if (disabled) {
-      await revokeSessions(db, userId);
-      await userStub(env, userId).disconnectAll("This account has been disabled");
-    }
-    const theirs = await db.select({ id: members.conversationId }).from(members).where(eq(members.userId, userId));
-    const results = await Promise.allSettled(theirs.map((r) => conversationChanged(env, r.id)));
-    const failed = results.filter((r) => r.status === "rejected").length;
-    if (failed) log("warn", "some conversations did not reload after an account change", { user_id: userId, failed });
+  }
+  // every call does the rest again (all idempotent), so retrying after a partial failure completes it
+  if (disabled) {
+    await revokeSessions(db, userId);
+    await userStub(env, userId).disconnectAll("This account has been disabled");
+  }
+  const theirs = await db.select({ id: members.conversationId }).from(members).where(eq(members.userId, userId));
+  const results = await Promise.allSettled(theirs.map((r) => conversationChanged(env, r.id)));
+  const failed = results.filter((r) => r.status === "rejected").length;
+  if (failed) {
+    log("warn", "some conversations did not reload after an account change", { user_id: userId, failed });
+    throw new AppError("INTERNAL", `${failed} of ${theirs.length} conversations did not take the change yet; send the request again`);
   }
   return adminView((await db.select().from(users).where(eq(users.id, userId)).get())!);
 }

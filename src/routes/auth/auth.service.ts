@@ -27,13 +27,17 @@ export interface RequestContext {
 
 type UserRow = typeof users.$inferSelect;
 
-function isListedAdmin(env: Env, username: string) {
+/** Admins are exactly the accounts ADMIN_USERNAMES names (taking a name off the list takes the rights away). */
+export function isListedAdmin(env: Env, username: string) {
   return env.ADMIN_USERNAMES.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean).includes(username.toLowerCase());
 }
 
 /** Mints an access token and a refresh token; `familyId` continues an existing session on rotation. */
 async function issueSession(ctx: RequestContext, user: UserRow, familyId = newId("fam")) {
   const refresh = `${randomSecret(32)}`;
+  const admin = isListedAdmin(ctx.env, user.username);
+  // the column mirrors the list (profiles show it); the token's claim is what authorizes
+  if (user.isAdmin !== admin) await ctx.db.update(users).set({ isAdmin: admin }).where(eq(users.id, user.id));
   await ctx.db.insert(refreshTokens).values({
     id: newId("rt"),
     userId: user.id,
@@ -45,7 +49,7 @@ async function issueSession(ctx: RequestContext, user: UserRow, familyId = newId
     sub: user.id,
     username: user.username,
     sid: familyId,
-    adm: user.isAdmin || isListedAdmin(ctx.env, user.username),
+    adm: admin,
   });
   return {
     token,

@@ -12,8 +12,15 @@ const router = createRouter();
 router.use("/uploads", requireAuth);
 router.use("/uploads/*", requireAuth);
 for (const path of ["/files", "/files/:id"]) router.use(path, requireAuth);
+// before the form is parsed (which buffers it): the type, and a size bound from Content-Length
 router.post("/files", async (c, next) => {
   if (!/^multipart\/form-data\b/i.test(c.req.header("content-type") ?? "")) throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the file as multipart/form-data (fields file, purpose, target_id)");
+  const length = Number(c.req.header("content-length") ?? NaN);
+  if (!Number.isFinite(length)) throw new AppError("BAD_REQUEST", "Form uploads need a Content-Length header");
+  const config = await getConfig(c);
+  if (length > config.form_upload_max_bytes + FORM_OVERHEAD) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `A form upload is limited to ${config.form_upload_max_bytes} bytes in all; send larger files one at a time or through POST /uploads`);
+  }
   await next();
 });
 
@@ -26,17 +33,14 @@ router.openapi(
     path: "/files",
     tags,
     security: bearer,
-    summary: "Upload a file (multipart form), up to form_upload_max_bytes; larger files go through /uploads",
+    summary: "Upload a file (multipart form), up to form_upload_max_bytes for the whole form; larger files go through /uploads",
     description:
       "Size limits per purpose come from the operator configs (`image_max_bytes`, `form_upload_max_bytes`, `file_max_bytes`). Images are checked by their first bytes, not only their declared type. Bytes already stored (same sha256 and size) are not stored twice.",
     request: { body: { required: true, content: { "multipart/form-data": { schema: UploadForm } } } },
     responses: { 201: envelope(z.object({ file: FileView, files: z.array(FileView) }), "Stored"), ...errors(401, 403, 404, 413, 415) },
   }),
   async (c) => {
-    const config = await getConfig(c);
-    const length = Number(c.req.header("content-length") ?? 0);
-    if (length > config.form_upload_max_bytes * 9 + FORM_OVERHEAD) throw new AppError("PAYLOAD_TOO_LARGE", `Form uploads are limited to ${config.form_upload_max_bytes} bytes a file; use POST /uploads`);
-    const stored = await files.storeFormFiles(c.env, c.var.db, config, c.var.user, c.req.valid("form"));
+    const stored = await files.storeFormFiles(c.env, c.var.db, await getConfig(c), c.var.user, c.req.valid("form"));
     return ok(c, "File uploaded", { file: stored[0], files: stored }, 201);
   },
 );

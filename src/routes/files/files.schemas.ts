@@ -78,9 +78,9 @@ export const CreateUploadBody = z
       .number()
       .int()
       .min(5 * 1024 * 1024)
-      .max(95 * 1024 * 1024)
+      .max(64 * 1024 * 1024)
       .optional()
-      .openapi({ description: "bytes per part (5-95 MiB); by default 8 MiB, or more to stay within 10,000 parts" }),
+      .openapi({ description: "bytes per part (5-64 MiB); by default 8 MiB, or more to stay within 10,000 parts" }),
   })
   .strict()
   .openapi("CreateUpload");

@@ -140,10 +140,10 @@ export async function visibleFile(db: Db, viewer: AuthUser, id: string): Promise
 
 /**
  * Message attachments: each file must be the sender's own or one they can already see through a
- * conversation they belong to (forwarding), and of the kind the message type needs. Sending records
- * the conversation on the file, so its members may download it. Every send path comes through here.
+ * conversation they belong to (forwarding), and of the kind the message type needs. Every send path
+ * comes through here (ConversationDO.send), before the message is stored.
  */
-export async function attachToConversation(db: Db, senderId: string, conversationId: string, type: MessageType, ids: string[]) {
+export async function checkAttachments(db: Db, senderId: string, type: MessageType, ids: string[]) {
   if (!ids.length) return;
   const rows = await db.select().from(files).where(and(inArray(files.id, ids), isNull(files.deletedAt)));
   const byId = new Map(rows.map((r) => [r.id, r]));
@@ -157,6 +157,11 @@ export async function attachToConversation(db: Db, senderId: string, conversatio
     const pattern = want[type];
     if (pattern && !pattern.test(file.contentType)) throw new AppError("BAD_REQUEST", `attachments: file ${id} is ${file.contentType}, not a ${type}`);
   }
+}
+
+/** After the message is stored: the conversation's members may now download its files. */
+export async function recordAttachments(db: Db, conversationId: string, ids: string[]) {
+  if (!ids.length) return;
   await db
     .insert(fileRefs)
     .values(ids.map((fileId) => ({ fileId, conversationId })))
@@ -220,20 +225,20 @@ interface NewFile {
  * One statement: a concurrent delete of the last file on that blob either sees this row (and keeps
  * the blob) or happens first (and nothing is adopted).
  */
-async function adoptBlob(db: Db, f: NewFile): Promise<boolean> {
+async function adoptBlob(db: Db, f: NewFile, ownOnly = false): Promise<boolean> {
   const res = await db.run(sql`
     INSERT INTO files (id, owner_id, purpose, target_id, r2_key, name, size, content_type, sha256)
     SELECT ${f.id}, ${f.ownerId}, ${f.purpose}, ${f.targetId}, r2_key, ${f.name}, ${f.size}, ${f.contentType}, ${f.sha256}
-    FROM files WHERE sha256 = ${f.sha256} AND size = ${f.size} AND deleted_at IS NULL LIMIT 1`);
+    FROM files WHERE sha256 = ${f.sha256} AND size = ${f.size} AND deleted_at IS NULL ${ownOnly ? sql`AND owner_id = ${f.ownerId}` : sql``} LIMIT 1`);
   return (res.meta.changes ?? 0) > 0;
 }
 
-/** The stored type of the blob a new file would adopt, if there is one. */
-async function donorType(db: Db, sha256: string, size: number) {
+/** The stored type of the caller's own file with these bytes, if there is one. */
+async function donorType(db: Db, ownerId: string, sha256: string, size: number) {
   const row = await db
     .select({ contentType: files.contentType })
     .from(files)
-    .where(and(eq(files.sha256, sha256), eq(files.size, size), isNull(files.deletedAt)))
+    .where(and(eq(files.sha256, sha256), eq(files.size, size), eq(files.ownerId, ownerId), isNull(files.deletedAt)))
     .get();
   return row?.contentType ?? null;
 }
@@ -257,16 +262,13 @@ export async function storeFormFiles(env: Env, db: Db, config: Config, user: Aut
     }
   }
   const targetId = await checkTarget(db, user, purpose, input.target_id);
-  const prepared = await Promise.all(
-    list.map(async (f) => {
-      const bytes = await f.arrayBuffer();
-      const contentType = checkType(purpose, f.type, new Uint8Array(bytes, 0, Math.min(bytes.byteLength, 64)));
-      const row: NewFile = { id: newId("file"), ownerId: user.id, purpose, targetId, name: cleanName(f.name), size: bytes.byteLength, contentType, sha256: await sha256Hex(bytes) };
-      return { row, bytes };
-    }),
-  );
+  // every file's type first (nothing is stored if one is refused), then one at a time
+  for (const f of list) checkType(purpose, f.type, new Uint8Array(await f.slice(0, 64).arrayBuffer()));
   const out = [];
-  for (const { row, bytes } of prepared) {
+  for (const f of list) {
+    const bytes = await f.arrayBuffer();
+    const contentType = checkType(purpose, f.type, new Uint8Array(bytes, 0, Math.min(bytes.byteLength, 64)));
+    const row: NewFile = { id: newId("file"), ownerId: user.id, purpose, targetId, name: cleanName(f.name), size: bytes.byteLength, contentType, sha256: await sha256Hex(bytes) };
     if (!(await adoptBlob(db, row))) {
       const r2Key = `f/${row.id}`;
       await env.FILES.put(r2Key, bytes, { httpMetadata: { contentType: row.contentType }, sha256: row.sha256 });
@@ -404,12 +406,13 @@ export async function createUpload(
   const now = new Date();
   const base = { ownerId: user.id, purpose, targetId, name: input.file_name, size: input.size, sha256: input.sha256, createdAt: now.toISOString() };
 
-  // instant upload: the same bytes are stored already (their checked type wins over the declared one)
-  const stored = await donorType(db, input.sha256, input.size);
+  // instant upload: I stored these bytes before (their checked type wins over the declared one).
+  // Only my own files: a hash alone must not tell anyone whether someone else stored a document.
+  const stored = await donorType(db, user.id, input.sha256, input.size);
   if (stored && (!IMAGE_PURPOSES.includes(purpose) || RASTER.test(stored))) {
     contentType = stored;
     const fileId = newId("file");
-    if (await adoptBlob(db, { ...base, id: fileId, contentType })) {
+    if (await adoptBlob(db, { ...base, id: fileId, contentType }, true)) {
       await addRef(db, fileId, purpose, targetId);
       const row: UploadRow = {
         ...base,
@@ -462,9 +465,9 @@ function requireUploading(u: UploadRow) {
   throw new AppError("CONFLICT", `This upload is ${why}; ${u.status === "completed" ? "its file is stored" : "start a new one"}`);
 }
 
-/** Reads a request body of exactly `size` bytes (a part), refusing more without buffering it. */
+/** Reads a request body of exactly `size` bytes (a part): memory grows with what arrives, and more is refused. */
 async function readExactly(body: ReadableStream<Uint8Array> | null, size: number): Promise<Uint8Array> {
-  const out = new Uint8Array(size);
+  const chunks: Uint8Array[] = [];
   let at = 0;
   if (body) {
     const reader = body.getReader();
@@ -475,11 +478,17 @@ async function readExactly(body: ReadableStream<Uint8Array> | null, size: number
         await reader.cancel();
         throw new AppError("VALIDATION_ERROR", `part: more than the expected ${size} bytes`);
       }
-      out.set(value, at);
+      chunks.push(value);
       at += value.byteLength;
     }
   }
   if (at !== size) throw new AppError("VALIDATION_ERROR", `part: ${at} bytes, expected ${size}`);
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
   return out;
 }
 
@@ -521,7 +530,12 @@ export async function completeUpload(env: Env, db: Db, user: AuthUser, id: strin
   for (let n = 1; n <= u.partCount; n++) if (!have.has(n)) missing.push(n);
   if (missing.length) throw new AppError("CONFLICT", `Parts missing: ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? ", …" : ""}`, { details: { missing_parts: missing } });
   // one completion at a time: whoever moves the status on does the work
-  const claimed = await db.update(uploads).set({ status: "completing" }).where(and(eq(uploads.id, id), eq(uploads.status, "uploading"))).run();
+  // the claim also moves the expiry on, so the sweep cannot abort a long completion midway
+  const claimed = await db
+    .update(uploads)
+    .set({ status: "completing", expiresAt: new Date(Date.now() + 3600_000).toISOString() })
+    .where(and(eq(uploads.id, id), eq(uploads.status, "uploading")))
+    .run();
   if (!claimed.meta.changes) {
     const now = await ownUpload(db, user, id);
     if (now.status === "completed") return uploadView(env, db, now);
@@ -542,9 +556,11 @@ export async function completeUpload(env: Env, db: Db, user: AuthUser, id: strin
   const sha = await storedSha256(env, u.r2Key);
   if (sha !== u.sha256) throw await fail(`the uploaded bytes hash to ${sha ?? "nothing"}, not the declared sha256 ${u.sha256}`);
   const fileId = newId("file");
+  // only while still ours to complete (a sweep that took it has freed the bytes)
+  const finished = await db.update(uploads).set({ status: "completed", fileId }).where(and(eq(uploads.id, id), eq(uploads.status, "completing"))).run();
+  if (!finished.meta.changes) throw new AppError("CONFLICT", "This upload expired while completing; start a new one");
   await db.batch([
     db.insert(files).values({ id: fileId, ownerId: u.ownerId, purpose: u.purpose, targetId: u.targetId, r2Key: u.r2Key, name: u.name, size: u.size, contentType: u.contentType, sha256: u.sha256 }),
-    db.update(uploads).set({ status: "completed", fileId }).where(eq(uploads.id, id)),
     db.delete(uploadParts).where(eq(uploadParts.uploadId, id)),
   ]);
   await addRef(db, fileId, u.purpose, u.targetId);

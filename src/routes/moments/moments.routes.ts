@@ -15,11 +15,12 @@ import {
   NotesQuery,
   NoteView,
 } from "./moments.schemas";
+import { UserId } from "../users/users.schemas";
 import * as moments from "./moments.service";
 
 const tags = ["Moments and notes"];
 const router = createRouter();
-for (const path of ["/moments", "/moments/*", "/notes", "/notes/*"]) router.use(path, requireAuth);
+for (const path of ["/moments", "/moments/*", "/notes", "/notes/*", "/users/:id/moments"]) router.use(path, requireAuth);
 
 const momentEnvelope = envelope(z.object({ moment: MomentView }));
 
@@ -47,6 +48,19 @@ router.openapi(
     responses: { 200: envelope(z.object({ moments: z.array(MomentView), next_cursor: z.string().nullable() })), ...errors(401) },
   }),
   async (c) => ok(c, "Moments retrieved", await moments.feed(c.env, c.var.db, c.var.user, c.req.valid("query"))),
+);
+
+router.openapi(
+  createRoute({
+    method: "get",
+    path: "/users/{id}/moments",
+    tags,
+    security: bearer,
+    summary: "One user's moments (their space), newest first, as far as I may see them; the same as /moments/feed?user_id=",
+    request: { params: z.object({ id: UserId }), query: FeedQuery.omit({ user_id: true }) },
+    responses: { 200: envelope(z.object({ moments: z.array(MomentView), next_cursor: z.string().nullable() })), ...errors(401) },
+  }),
+  async (c) => ok(c, "Moments retrieved", await moments.feed(c.env, c.var.db, c.var.user, { ...c.req.valid("query"), user_id: c.req.valid("param").id })),
 );
 
 router.openapi(

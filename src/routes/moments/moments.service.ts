@@ -87,14 +87,14 @@ async function views(env: Env, db: Db, viewer: string, rows: MomentRow[]) {
 export async function createMoment(env: Env, db: Db, user: AuthUser, input: { text?: string; photos: string[]; visibility: "public" | "friends" | "private" }) {
   if (input.photos.length) {
     const mine = await db
-      .select({ id: files.id, ownerId: files.ownerId, contentType: files.contentType })
+      .select({ id: files.id, ownerId: files.ownerId, contentType: files.contentType, purpose: files.purpose })
       .from(files)
       .where(and(inArray(files.id, input.photos), isNull(files.deletedAt)));
     const byId = new Map(mine.map((f) => [f.id, f]));
     for (const id of input.photos) {
       const f = byId.get(id);
       if (!f || f.ownerId !== user.id) throw new AppError("BAD_REQUEST", `photos: file ${id} not found or not yours`);
-      if (!f.contentType.startsWith("image/")) throw new AppError("BAD_REQUEST", `photos: file ${id} is ${f.contentType}, not an image`);
+      if (f.purpose !== "moment") throw new AppError("BAD_REQUEST", `photos: file ${id} was not uploaded as a moment photo (purpose moment)`);
     }
   }
   const row = { id: newId("mom"), userId: user.id, text: input.text || null, photos: input.photos, visibility: input.visibility, createdAt: new Date().toISOString() };
@@ -151,15 +151,28 @@ export async function comment(env: Env, db: Db, user: AuthUser, id: string, inpu
   const m = await visibleMoment(db, user, id);
   let replyToUserId: string | null = null;
   if (input.reply_to) {
-    const parent = await db.select().from(momentComments).where(and(eq(momentComments.id, input.reply_to), eq(momentComments.momentId, id))).get();
+    // only a comment I can see on this moment
+    const parent = await db
+      .select()
+      .from(momentComments)
+      .where(and(eq(momentComments.id, input.reply_to), eq(momentComments.momentId, id), shownTo(user.id, momentComments.userId, momentComments.momentId)))
+      .get();
     if (!parent) throw new AppError("BAD_REQUEST", "reply_to: no such comment on this moment");
     replyToUserId = parent.userId;
   }
   const row = { id: newId("cmt"), momentId: id, userId: user.id, text: input.text, replyTo: input.reply_to ?? null, replyToUserId, createdAt: new Date().toISOString() };
   await db.batch([db.insert(momentComments).values(row), recount(db, id)]);
   const data = { moment_id: id, comment_id: row.id, text: row.text, reply_to: row.replyTo, username: user.username };
-  const told: NotificationInput[] = [];
-  for (const to of new Set([m.userId, replyToUserId])) if (to && to !== user.id) told.push({ userId: to, kind: "moment_commented", actorId: user.id, subjectId: id, data });
+  const recipients = [...new Set([m.userId, replyToUserId])].filter((to): to is string => !!to && to !== user.id);
+  // nobody hears from someone they blocked (or who blocked them)
+  const blocked = recipients.length
+    ? await db
+        .select({ a: blocks.userId, b: blocks.blockedUserId })
+        .from(blocks)
+        .where(or(and(inArray(blocks.userId, recipients), eq(blocks.blockedUserId, user.id)), and(eq(blocks.userId, user.id), inArray(blocks.blockedUserId, recipients))))
+    : [];
+  const cut = new Set(blocked.map((r) => (r.a === user.id ? r.b : r.a)));
+  const told: NotificationInput[] = recipients.filter((to) => !cut.has(to)).map((to) => ({ userId: to, kind: "moment_commented", actorId: user.id, subjectId: id, data }));
   await notify(env, db, told);
   const view = await getMoment(env, db, user, id);
   return { comment: view.comments.find((c) => c.id === row.id)!, moment: view };
