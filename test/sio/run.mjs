@@ -180,7 +180,15 @@ await check("the whole protocol by name: sync replays what a socket missed, then
   return `${replayed.length} replayed`;
 });
 
-await check("logout closes the session", async () => {
+await check("logout ends the session for good: the stock client, reconnection on, does not come back", async () => {
+  const s = connect(b, { reconnection: true, reconnectionDelay: 100 });
+  await next(s, "connect");
+  const reason = next(s, "disconnect");
+  s.emit("logout", b.id);
+  const [why] = [await reason].flat();
+  assert(why === "io server disconnect", `reason: ${why}`);
+  await sleep(1000);
+  assert(!s.connected && !s.active, "the client reconnected");
   const closed = next(sb, "disconnect");
   sb.emit("logout", b.id);
   await closed;
