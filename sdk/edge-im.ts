@@ -168,7 +168,7 @@ export class EdgeIm {
    * `conversationId` the fast path for the conversation on screen. `cursors` (conversation → last
    * seq the app has) are synced on every (re)connect.
    */
-  realtime(options: { conversationId?: string; deviceId?: string; cursors?: Record<string, number> } = {}) {
+  realtime(options: RealtimeOptions = {}) {
     return new Realtime(this, options);
   }
 
@@ -183,32 +183,57 @@ export class EdgeIm {
 type Listener = (data: never) => void;
 interface Pending {
   frame: Record<string, unknown>;
+  promise: Promise<Message>;
   resolve: (m: Message) => void;
   reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 /** How long a frame ahead of a gap waits for the missing ones before the connection asks for a sync. */
 const GAP_WAIT_MS = 1000;
+/** A conversation the app has no cursor for starts at the lowest seq heard in this first moment. */
+const START_WAIT_MS = 200;
+/** A send not acknowledged in this time (connected or not) fails. */
+const SEND_TIMEOUT_MS = 60_000;
+/** Resent after a reconnect at most this many at a time (the server's per-connection burst is 200). */
+const RESEND_BATCH = 100;
+/** The server takes at most this many cursors in one sync frame. */
+const SYNC_CHUNK = 200;
+/** A connection counts as healthy (backoff reset) after this long. */
+const HEALTHY_MS = 10_000;
+
+export interface RealtimeOptions {
+  /** Bind to one conversation (the fast path for the conversation on screen). */
+  conversationId?: string;
+  deviceId?: string;
+  /**
+   * Conversation → last seq the app has. Pass one Map to several connections (a user connection and
+   * a bound one) and they share it: a message heard on both is delivered once.
+   */
+  cursors?: Record<string, number> | Map<string, number>;
+}
 
 export class Realtime {
   /** Last seq delivered to the app, per conversation. */
-  readonly cursors = new Map<string, number>();
+  readonly cursors: Map<string, number>;
   private socket: SocketLike | null = null;
+  private connecting: Promise<void> | null = null;
   private listeners = new Map<string, Set<Listener>>();
   private pending = new Map<string, Pending>();
-  /** Frames that arrived ahead of a gap, per conversation, by seq. */
+  /** Frames that arrived ahead of a gap (or before a new conversation's start), per conversation, by seq. */
   private held = new Map<string, Map<number, Message>>();
-  private gapTimers = new Map<string, ReturnType<typeof setTimeout>>();
-  private stopped = false;
+  private holdTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private stopped = true;
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private healthyTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly deviceId: string;
 
   constructor(
     private client: EdgeIm,
-    private options: { conversationId?: string; deviceId?: string; cursors?: Record<string, number> },
+    private options: RealtimeOptions,
   ) {
-    for (const [c, seq] of Object.entries(options.cursors ?? {})) this.cursors.set(c, seq);
+    this.cursors = options.cursors instanceof Map ? options.cursors : new Map(Object.entries(options.cursors ?? {}));
     this.deviceId = options.deviceId ?? `sdk-${crypto.randomUUID().slice(0, 8)}`;
   }
 
@@ -228,33 +253,59 @@ export class Realtime {
     for (const l of this.listeners.get(type) ?? []) (l as (d: unknown) => void)(data);
   }
 
-  /** Connects (and keeps reconnecting until `close()`). */
+  /** Connects, and keeps reconnecting until `close()`. Calling it again while running does nothing. */
   async start(): Promise<void> {
+    if (!this.stopped) return this.connecting ?? undefined;
     this.stopped = false;
     await this.connect();
   }
 
   close() {
+    this.stop(new Error("connection closed"));
+  }
+
+  /** Terminal: no more reconnects, and every pending send fails with `reason`. */
+  private stop(reason: Error) {
     this.stopped = true;
-    clearTimeout(this.reconnectTimer);
-    for (const t of this.gapTimers.values()) clearTimeout(t);
-    this.socket?.close(1000, "bye");
+    for (const t of [this.reconnectTimer, this.healthyTimer, ...this.holdTimers.values()]) clearTimeout(t);
+    this.holdTimers.clear();
+    const socket = this.socket;
     this.socket = null;
-    for (const p of this.pending.values()) p.reject(new Error("connection closed"));
+    socket?.close(1000, "bye");
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(reason);
+    }
     this.pending.clear();
   }
 
   /**
    * Sends a message; resolves with the stored message once the server has it. While disconnected it
-   * waits, and after a reconnect it is sent again with the same client_id (stored once).
+   * waits, and after a reconnect it is sent again with the same client_id (stored once). Sending the
+   * same client_id again while it is pending returns the same promise.
    */
   send(conversationId: string, message: OutgoingMessage): Promise<Message> {
+    if (this.stopped) return Promise.reject(new Error("not started (or closed)"));
     const client_id = message.client_id ?? crypto.randomUUID();
+    const existing = this.pending.get(client_id);
+    if (existing) return existing.promise;
     const frame = { ...message, type: "send_message", conversation_id: conversationId, client_id };
-    return new Promise((resolve, reject) => {
-      this.pending.set(client_id, { frame, resolve, reject });
-      this.trySend(frame);
-    });
+    let resolve!: (m: Message) => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<Message>((res, rej) => ((resolve = res), (reject = rej)));
+    const timer = setTimeout(() => this.settle(client_id, new EdgeImError(0, "TIMEOUT", "The server did not acknowledge the message in time")), SEND_TIMEOUT_MS);
+    this.pending.set(client_id, { frame, promise, resolve, reject, timer });
+    this.trySend(frame);
+    return promise;
+  }
+
+  private settle(clientId: string, result: Message | Error) {
+    const p = this.pending.get(clientId);
+    if (!p) return;
+    this.pending.delete(clientId);
+    clearTimeout(p.timer);
+    if (result instanceof Error) p.reject(result);
+    else p.resolve(result);
   }
 
   /** Any other client frame (typing, mark_read, status_update, call, …). */
@@ -270,9 +321,16 @@ export class Realtime {
     }
   }
 
-  private async connect(): Promise<void> {
+  /** One connection attempt at a time; the previous socket (if any) is let go first. */
+  private connect(): Promise<void> {
+    this.connecting ??= this.open().finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
+    clearTimeout(this.reconnectTimer);
     const session = this.client.session;
-    if (!session) throw new EdgeImError(401, "UNAUTHORIZED", "Sign in before connecting");
+    if (!session) return this.stop(new EdgeImError(401, "UNAUTHORIZED", "Sign in before connecting"));
     const params: Record<string, string> = { token: session.token, device_id: this.deviceId };
     if (this.options.conversationId) params.room_id = this.options.conversationId;
     let socket: SocketLike;
@@ -283,21 +341,30 @@ export class Realtime {
       throw err;
     }
     if (this.stopped) return socket.close(1000, "bye");
+    const previous = this.socket;
     this.socket = socket;
-    socket.addEventListener("message", (e) => this.onFrame(e.data));
+    previous?.close(1000, "reconnected");
+    socket.addEventListener("message", (e) => this.socket === socket && this.onFrame(e.data));
     socket.addEventListener("close", (e) => this.onClose(socket, e.code));
   }
 
   private onClose(socket: SocketLike, code: number) {
     if (this.socket !== socket) return;
     this.socket = null;
+    clearTimeout(this.healthyTimer);
     this.emit("close", { code });
+    if (this.stopped) return;
     // replaced by another connection of this device, or no longer allowed: stay down
-    if (this.stopped || code === 4000 || code === 4003) return;
+    if (code === 4000 || code === 4003) return this.stop(new EdgeImError(0, "CLOSED", `closed by the server (${code})`));
     if (code === 4001) {
       void this.client.refresh().then(
         () => this.scheduleReconnect(),
-        (err) => this.emit("error", err),
+        (err) => {
+          this.emit("error", err);
+          // signed out for good (the refresh token was refused), or only a passing failure
+          if (!this.client.session) this.stop(err instanceof Error ? err : new Error(String(err)));
+          else this.scheduleReconnect();
+        },
       );
       return;
     }
@@ -306,46 +373,36 @@ export class Realtime {
 
   private scheduleReconnect() {
     if (this.stopped) return;
+    clearTimeout(this.reconnectTimer);
     const delay = Math.min(10_000, 250 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
     this.reconnectTimer = setTimeout(() => void this.connect().catch(() => undefined), delay);
   }
 
   private onFrame(raw: unknown) {
-    let frame: { success?: boolean; error?: string; client_id?: string; data?: { type: string } & Record<string, unknown> };
+    let frame: { success?: boolean; error?: string; code?: string; client_id?: string; data?: { type: string } & Record<string, unknown> };
     try {
       frame = JSON.parse(String(raw));
     } catch {
       return;
     }
     if (frame.success === false) {
-      const p = frame.client_id ? this.pending.get(frame.client_id) : undefined;
-      if (p) {
-        this.pending.delete(frame.client_id!);
-        p.reject(new EdgeImError(400, String((frame as { code?: string }).code ?? "REFUSED"), frame.error ?? "refused"));
-      } else this.emit("error", new EdgeImError(400, "FRAME_ERROR", frame.error ?? "error"));
+      const error = new EdgeImError(400, frame.code ?? "REFUSED", frame.error ?? "refused");
+      if (frame.client_id && this.pending.has(frame.client_id)) this.settle(frame.client_id, error);
+      else this.emit("error", error);
       return;
     }
     const data = frame.data;
     if (!data) return;
     switch (data.type) {
       case "authenticated":
-        this.attempt = 0;
         this.onOpen();
         return;
-      case "message_sent": {
-        const m = data as unknown as Message;
-        const p = m.client_id ? this.pending.get(m.client_id) : undefined;
-        if (p) {
-          this.pending.delete(m.client_id!);
-          p.resolve(m);
-        }
-        this.accept(m);
-        return;
-      }
+      case "message_sent":
       case "message_received":
         this.accept(data as unknown as Message);
         return;
       case "sync_done":
+        this.afterSync(data as { conversations?: Record<string, number> });
         this.emit("synced", data);
         return;
       default:
@@ -353,47 +410,71 @@ export class Realtime {
     }
   }
 
-  /** Connected (again): catch up from the cursors, then resend whatever was not acknowledged. */
+  /** Connected (again): catch up from the cursors, then resend what was not acknowledged, paced. */
   private onOpen() {
-    const cursors = Object.fromEntries(this.cursors);
-    if (Object.keys(cursors).length) this.trySend({ type: "sync", cursors });
-    for (const p of this.pending.values()) this.trySend(p.frame);
+    clearTimeout(this.healthyTimer);
+    this.healthyTimer = setTimeout(() => (this.attempt = 0), HEALTHY_MS);
+    const entries = [...this.cursors];
+    for (let i = 0; i < entries.length; i += SYNC_CHUNK) this.trySend({ type: "sync", cursors: Object.fromEntries(entries.slice(i, i + SYNC_CHUNK)) });
+    const frames = [...this.pending.values()].map((p) => p.frame);
+    const batch = (from: number) => {
+      if (this.stopped || !this.socket) return;
+      for (const f of frames.slice(from, from + RESEND_BATCH)) if (this.pending.has(String(f.client_id))) this.trySend(f);
+      if (from + RESEND_BATCH < frames.length) setTimeout(() => batch(from + RESEND_BATCH), 1000);
+    };
+    batch(0);
     this.emit("open", {});
   }
 
-  /** Delivers each seq once and in order; frames ahead of a gap wait for it (then a sync fills it). */
+  /**
+   * Delivers each seq once and in order. A frame ahead of a gap waits for it (then a sync fills it);
+   * a conversation without a cursor starts at the lowest seq heard in its first START_WAIT_MS.
+   */
   private accept(m: Message) {
+    // my own message settles my send however it arrives (ack, live copy, or replay after a lost ack)
+    if (m.client_id && m.sender?.id === this.client.session?.id) this.settle(m.client_id, m);
     const c = m.conversation_id;
     const last = this.cursors.get(c);
-    if (last === undefined) {
-      // the first message seen in a conversation the app had no cursor for starts it
-      this.deliver(m);
-      return;
-    }
-    if (m.seq <= last) return; // a duplicate (seen live and replayed, or on two connections)
-    if (m.seq > last + 1) {
-      const held = this.held.get(c) ?? new Map<number, Message>();
-      held.set(m.seq, m);
-      this.held.set(c, held);
-      if (!this.gapTimers.has(c)) {
-        this.gapTimers.set(
-          c,
-          setTimeout(() => {
-            this.gapTimers.delete(c);
-            if (this.held.get(c)?.size) this.trySend({ type: "sync", cursors: { [c]: this.cursors.get(c) ?? 0 } });
-          }, GAP_WAIT_MS),
-        );
-      }
-      return;
-    }
-    this.deliver(m);
+    if (last !== undefined && m.seq <= last) return; // a duplicate (live and replayed, or on two connections)
+    if (last !== undefined && m.seq === last + 1) return this.deliver(m);
+    const held = this.held.get(c) ?? new Map<number, Message>();
+    held.set(m.seq, m);
+    this.held.set(c, held);
+    if (this.holdTimers.has(c)) return;
+    const starting = last === undefined;
+    this.holdTimers.set(
+      c,
+      setTimeout(
+        () => {
+          this.holdTimers.delete(c);
+          if (!this.held.get(c)?.size) return;
+          if (starting && !this.cursors.has(c)) this.startAtLowest(c);
+          else this.trySend({ type: "sync", cursors: { [c]: this.cursors.get(c) ?? 0 } });
+        },
+        starting ? START_WAIT_MS : GAP_WAIT_MS,
+      ),
+    );
+  }
+
+  /** What a sync could not fill (history hidden before I joined, say) can never come: start after it. */
+  private afterSync(done: { conversations?: Record<string, number> }) {
+    for (const c of Object.keys(done.conversations ?? {})) if (this.held.get(c)?.size) this.startAtLowest(c);
+  }
+
+  private startAtLowest(c: string) {
+    const held = this.held.get(c);
+    if (!held?.size) return;
+    const lowest = Math.min(...held.keys());
+    this.cursors.set(c, lowest - 1);
+    this.deliver(held.get(lowest)!);
   }
 
   private deliver(m: Message) {
     const c = m.conversation_id;
+    const held = this.held.get(c);
+    held?.delete(m.seq);
     this.cursors.set(c, m.seq);
     this.emit("message", m);
-    const held = this.held.get(c);
     let next = held?.get(m.seq + 1);
     while (held && next) {
       held.delete(next.seq);
@@ -403,8 +484,8 @@ export class Realtime {
     }
     if (held && !held.size) {
       this.held.delete(c);
-      clearTimeout(this.gapTimers.get(c));
-      this.gapTimers.delete(c);
+      clearTimeout(this.holdTimers.get(c));
+      this.holdTimers.delete(c);
     }
   }
 }

@@ -74,6 +74,10 @@ describe("sdk: realtime", () => {
     expect((await seen.until(8)).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const bad = await ra.send(room, { content: "" }).catch((e) => e);
     expect(bad).toBeInstanceOf(EdgeImError);
+    // the same client_id while pending is the same send
+    const once = ra.send(room, { content: "once", client_id: "sdk-same-1" });
+    expect(ra.send(room, { content: "once", client_id: "sdk-same-1" })).toBe(once);
+    await once;
     ra.close();
     rb.close();
   });
@@ -115,5 +119,27 @@ describe("sdk: realtime", () => {
     expect(seen.got.map((m) => m.seq)).toEqual([4, 5]);
     expect(rt.cursors.get("dm_x")).toBe(5);
     rt.close();
+  });
+
+  it("starts a new conversation at the lowest seq heard, and skips what a sync says can never come", async () => {
+    const sdk = await account();
+    const shared = new Map([["grp_hidden", 0]]);
+    const rt = sdk.realtime({ cursors: shared });
+    const seen = collect(rt);
+    const frame = (c: string, seq: number) => JSON.stringify({ success: true, data: { type: "message_received", conversation_id: c, seq, id: `msg_${c}${seq}` } });
+    const onFrame = (rt as unknown as { onFrame(raw: string): void }).onFrame.bind(rt);
+    // no cursor: 8 then 7 in the first moment → 7, 8
+    onFrame(frame("dm_new", 8));
+    onFrame(frame("dm_new", 7));
+    await sleep(400);
+    expect(seen.got.map((m) => m.seq)).toEqual([7, 8]);
+    // cursor 0 in a group whose history before my join is hidden: replay starts at 101
+    onFrame(frame("grp_hidden", 101));
+    onFrame(frame("grp_hidden", 102));
+    onFrame(JSON.stringify({ success: true, data: { type: "sync_done", conversations: { grp_hidden: 102 } } }));
+    expect(seen.got.map((m) => m.seq)).toEqual([7, 8, 101, 102]);
+    expect(shared.get("grp_hidden")).toBe(102);
+    rt.close();
+    await expect(rt.send("dm_new", { content: "x" })).rejects.toThrow(/not started/);
   });
 });
