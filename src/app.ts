@@ -11,6 +11,7 @@ import { AppError, type ErrorCode } from "./lib/errors";
 import { createRouter } from "./lib/openapi";
 import { log, requestId } from "./middleware/observability";
 import { routers } from "./routes";
+import { authTimeoutMs } from "./realtime/gateway";
 import { socketIo } from "./realtime/socketio";
 
 export const JSON_BODY_LIMIT = 256 * 1024;
@@ -120,7 +121,7 @@ export function createApp() {
     if (q.transport !== "websocket" || c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new AppError("BAD_REQUEST", "Only the websocket transport is supported: connect with io(url, { transports: [\"websocket\"] })");
     }
-    return socketIo(c.env, c.req.raw, Number(c.env.WS_AUTH_TIMEOUT_MS) || 30_000);
+    return socketIo(c.env, c.req.raw, authTimeoutMs(c.env));
   });
   app.get("/docs", Scalar({ url: "/api/v1/openapi.json", pageTitle: "edge-im API" }));
   app.get("/", (c) => c.redirect("/docs"));

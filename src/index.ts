@@ -11,14 +11,7 @@ export default {
   fetch: app.fetch,
   /** The cron in wrangler.toml: aborts chunked uploads left unfinished past their expiry. */
   async scheduled(controller: ScheduledController, env: Env) {
-    const db = drizzle(env.DB, { schema });
-    let swept = 0;
-    // bounded per run; the next run takes the rest
-    for (let round = 0; round < 10; round++) {
-      const n = await expireUploads(env, db, new Date(controller.scheduledTime));
-      swept += n;
-      if (n < 100) break;
-    }
+    const swept = await expireUploads(env, drizzle(env.DB, { schema }), new Date(controller.scheduledTime));
     if (swept) log("info", "expired uploads aborted", { count: swept });
   },
 } satisfies ExportedHandler<Env>;

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../env";
+import type { AppEnv, AuthUser, Env } from "../env";
 import { AppError } from "../lib/errors";
 import { verifyAccessToken } from "../lib/jwt";
 
@@ -8,12 +8,17 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** The user a verified access token names (throws 401 otherwise). */
+export async function authenticate(env: Env, token: string): Promise<AuthUser> {
+  const claims = await verifyAccessToken(env, token);
+  return { id: claims.sub, username: claims.username, sessionId: claims.sid, isAdmin: claims.adm === true };
+}
+
 /** Identity comes only from a verified access token. */
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));
   if (!token) throw new AppError("UNAUTHORIZED", "Missing or invalid token");
-  const claims = await verifyAccessToken(c.env, token);
-  c.set("user", { id: claims.sub, username: claims.username, sessionId: claims.sid, isAdmin: claims.adm === true });
+  c.set("user", await authenticate(c.env, token));
   await next();
 });
 

@@ -23,6 +23,9 @@ export interface Binding {
 
 const AUTH_FAILED = errorFrame("Invalid or expired token", "Authentication failed");
 
+/** How long a socket the Worker holds may wait for its credentials (seed 001's auth frame, socket.io's CONNECT). */
+export const authTimeoutMs = (env: Env) => Number(env.WS_AUTH_TIMEOUT_MS) || 30_000;
+
 /** Checks the account is active and the right to read a bound conversation (joining an open room first, as seed 001's join_room does). */
 async function authorizeBinding(env: Env, identity: Identity, binding: Binding): Promise<string | null> {
   const db = drizzle(env.DB, { schema });

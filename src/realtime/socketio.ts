@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../db/schema";
 import type { Db, Env } from "../env";
@@ -483,8 +483,8 @@ class Session {
   private async groupInfo(id: string) {
     let info = this.groups.get(id);
     if (!info) {
-      const rows = await this.db.select({ id: schema.conversations.id, name: schema.conversations.name, avatar: schema.conversations.avatar }).from(schema.conversations).where(inArray(schema.conversations.id, [id]));
-      info = { _id: id, groupName: rows[0]?.name ?? null, imgUrl: rows[0]?.avatar ?? null };
+      const row = await this.db.select({ name: schema.conversations.name, avatar: schema.conversations.avatar }).from(schema.conversations).where(eq(schema.conversations.id, id)).get();
+      info = { _id: id, groupName: row?.name ?? null, imgUrl: row?.avatar ?? null };
       this.groups.set(id, info);
     }
     return info;

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNotNull, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, isNotNull, isNull, or, sql } from "drizzle-orm";
 import type { AuthUser, Db, Env } from "../../env";
 import { conversations, discoverLinks, files, members, moments, users } from "../../db/schema";
 import { AppError } from "../../lib/errors";
@@ -22,7 +22,7 @@ export async function listUsers(db: Db, q: { q?: string; limit: number; offset: 
           sql`instr(coalesce(${users.phone}, ''), ${needle}) > 0`,
         )
       : undefined,
-    q.disabled === undefined ? undefined : q.disabled ? isNotNull(users.disabledAt) : sql`${users.disabledAt} IS NULL`,
+    q.disabled === undefined ? undefined : q.disabled ? isNotNull(users.disabledAt) : isNull(users.disabledAt),
   );
   const [rows, total] = await db.batch([
     db.select().from(users).where(where).orderBy(desc(users.createdAt), desc(users.id)).limit(q.limit).offset(q.offset),
@@ -51,8 +51,8 @@ export async function stats(db: Db) {
     db
       .select({ n: sql<number>`count(*)`, bytes: sql<number>`coalesce((SELECT sum(size) FROM (SELECT max(${files.size}) AS size FROM ${files} WHERE ${files.deletedAt} IS NULL GROUP BY ${files.r2Key})), 0)` })
       .from(files)
-      .where(sql`${files.deletedAt} IS NULL`),
-    db.select({ n: sql<number>`count(*)` }).from(moments).where(sql`${moments.deletedAt} IS NULL`),
+      .where(isNull(files.deletedAt)),
+    db.select({ n: sql<number>`count(*)` }).from(moments).where(isNull(moments.deletedAt)),
   ]);
   const byKind = Object.fromEntries(c.map((r) => [r.kind, r]));
   const kind = (k: string) => ({ count: byKind[k]?.n ?? 0, messages: byKind[k]?.messages ?? 0, active_24h: byKind[k]?.active_24h ?? 0 });

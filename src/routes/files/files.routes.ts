@@ -1,8 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { bearerToken, requireAuth } from "../../middleware/auth";
+import { authenticate, bearerToken, requireAuth } from "../../middleware/auth";
 import { getConfig } from "../../middleware/context";
 import { AppError } from "../../lib/errors";
-import { verifyAccessToken } from "../../lib/jwt";
 import { bearer, createRouter, envelope, errors, jsonBody, ok } from "../../lib/openapi";
 import { CreateUploadBody, DownloadQuery, FileParam, FileView, PartParam, UploadForm, UploadParam, UploadView } from "./files.schemas";
 import * as files from "./files.service";
@@ -88,8 +87,7 @@ router.openapi(
       await files.verifySignature(c.env, id, expires, sig);
       file = await files.liveFile(c.var.db, id);
     } else if (token) {
-      const claims = await verifyAccessToken(c.env, token);
-      file = await files.visibleFile(c.var.db, { id: claims.sub, username: claims.username, sessionId: claims.sid, isAdmin: claims.adm === true }, id);
+      file = await files.visibleFile(c.var.db, await authenticate(c.env, token), id);
     } else {
       file = await files.liveFile(c.var.db, id);
       if (!files.isPublicFile(file)) throw new AppError("UNAUTHORIZED", "Missing or invalid token (or use the file's signed download_url)");

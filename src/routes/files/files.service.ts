@@ -7,6 +7,7 @@ import { AppError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { jwtKey } from "../../lib/jwt";
 import type { MessageType } from "../messages/messages.schemas";
+import { membership } from "../conversations/conversations.service";
 import { photoVisible } from "../moments/moments.service";
 import { ContentType, FileName, type PurposeT } from "./files.schemas";
 
@@ -89,19 +90,11 @@ async function checkTarget(db: Db, user: AuthUser, purpose: PurposeT, targetId: 
     if (!targetId) return null;
     const conv = await db.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, targetId)).get();
     if (!conv) throw new AppError("NOT_FOUND", "Conversation not found");
-    if (!(await isMember(db, targetId, user.id))) throw new AppError("FORBIDDEN", "You are not a member of this conversation");
+    if (!(await membership(db, targetId, user.id))) throw new AppError("FORBIDDEN", "You are not a member of this conversation");
     return targetId;
   }
   if (targetId) throw new AppError("VALIDATION_ERROR", `target_id: ${purpose} files have no target`);
   return null;
-}
-
-async function isMember(db: Db, conversationId: string, userId: string) {
-  return !!(await db
-    .select({ u: members.userId })
-    .from(members)
-    .where(and(eq(members.conversationId, conversationId), eq(members.userId, userId)))
-    .get());
 }
 
 /** Whether `viewer` may read the file (its metadata and its bytes). */
@@ -126,6 +119,12 @@ export async function canView(db: Db, viewer: AuthUser, file: FileRow): Promise<
   return !!shared;
 }
 
+/** The live files among `ids`, by id. */
+export async function liveFilesById(db: Db, ids: string[]): Promise<Map<string, FileRow>> {
+  const rows = await db.select().from(files).where(and(inArray(files.id, ids), isNull(files.deletedAt)));
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
 export async function liveFile(db: Db, id: string): Promise<FileRow> {
   const row = await db.select().from(files).where(and(eq(files.id, id), isNull(files.deletedAt))).get();
   if (!row) throw new AppError("NOT_FOUND", "File not found");
@@ -145,13 +144,12 @@ export async function visibleFile(db: Db, viewer: AuthUser, id: string): Promise
  */
 export async function checkAttachments(db: Db, senderId: string, type: MessageType, ids: string[]) {
   if (!ids.length) return;
-  const rows = await db.select().from(files).where(and(inArray(files.id, ids), isNull(files.deletedAt)));
-  const byId = new Map(rows.map((r) => [r.id, r]));
+  const byId = await liveFilesById(db, ids);
   const want: Partial<Record<MessageType, RegExp>> = { image: /^image\//, video: /^video\//, voice: /^audio\// };
   const sender = { id: senderId, username: "", sessionId: "", isAdmin: false };
   for (const id of ids) {
     const file = byId.get(id);
-    if (!file || !(file.ownerId === senderId || (file.purpose !== "avatar" && file.purpose !== "group_avatar" && (await canView(db, sender, file))))) {
+    if (!file || !(file.ownerId === senderId || (!isPublicFile(file) && (await canView(db, sender, file))))) {
       throw new AppError("BAD_REQUEST", `attachments: file ${id} not found or not yours`);
     }
     const pattern = want[type];
@@ -243,8 +241,9 @@ async function donorType(db: Db, ownerId: string, sha256: string, size: number) 
   return row?.contentType ?? null;
 }
 
+/** A message file uploaded for a conversation is readable there at once. */
 async function addRef(db: Db, fileId: string, purpose: PurposeT, targetId: string | null) {
-  if (purpose === "message" && targetId) await db.insert(fileRefs).values({ fileId, conversationId: targetId }).onConflictDoNothing();
+  if (purpose === "message" && targetId) await recordAttachments(db, targetId, [fileId]);
 }
 
 /** POST /files: one file (or up to 9 moment photos) from a multipart form. */
@@ -263,12 +262,12 @@ export async function storeFormFiles(env: Env, db: Db, config: Config, user: Aut
   }
   const targetId = await checkTarget(db, user, purpose, input.target_id);
   // every file's type first (nothing is stored if one is refused), then one at a time
-  for (const f of list) checkType(purpose, f.type, new Uint8Array(await f.slice(0, 64).arrayBuffer()));
+  const types: string[] = [];
+  for (const f of list) types.push(checkType(purpose, f.type, new Uint8Array(await f.slice(0, 64).arrayBuffer())));
   const out = [];
-  for (const f of list) {
+  for (const [i, f] of list.entries()) {
     const bytes = await f.arrayBuffer();
-    const contentType = checkType(purpose, f.type, new Uint8Array(bytes, 0, Math.min(bytes.byteLength, 64)));
-    const row: NewFile = { id: newId("file"), ownerId: user.id, purpose, targetId, name: cleanName(f.name), size: bytes.byteLength, contentType, sha256: await sha256Hex(bytes) };
+    const row: NewFile = { id: newId("file"), ownerId: user.id, purpose, targetId, name: cleanName(f.name), size: bytes.byteLength, contentType: types[i], sha256: await sha256Hex(bytes) };
     if (!(await adoptBlob(db, row))) {
       const r2Key = `f/${row.id}`;
       await env.FILES.put(r2Key, bytes, { httpMetadata: { contentType: row.contentType }, sha256: row.sha256 });
@@ -350,12 +349,18 @@ async function partsOf(db: Db, uploadId: string) {
   return db.select({ part_number: uploadParts.partNumber, size: uploadParts.size, etag: uploadParts.etag }).from(uploadParts).where(eq(uploadParts.uploadId, uploadId)).orderBy(asc(uploadParts.partNumber));
 }
 
+/** The part numbers of an upload that no stored part covers yet. */
+function missingParts(u: UploadRow, parts: { part_number: number }[]) {
+  const have = new Set(parts.map((p) => p.part_number));
+  const missing: number[] = [];
+  for (let n = 1; n <= u.partCount; n++) if (!have.has(n)) missing.push(n);
+  return missing;
+}
+
 async function uploadView(env: Env, db: Db, u: UploadRow, instant = false) {
   const parts = u.status === "uploading" || u.status === "completing" || u.status === "failed" ? await partsOf(db, u.id) : [];
-  const have = new Set(parts.map((p) => p.part_number));
   const uploaded = u.status === "completed" ? u.size : parts.reduce((s, p) => s + p.size, 0);
-  const missing: number[] = [];
-  if (u.status === "uploading") for (let n = 1; n <= u.partCount; n++) if (!have.has(n)) missing.push(n);
+  const missing = u.status === "uploading" ? missingParts(u, parts) : [];
   const file = u.fileId ? await db.select().from(files).where(and(eq(files.id, u.fileId), isNull(files.deletedAt))).get() : undefined;
   return {
     id: u.id,
@@ -525,9 +530,7 @@ export async function completeUpload(env: Env, db: Db, user: AuthUser, id: strin
   if (u.status === "completed") return uploadView(env, db, u);
   requireUploading(u);
   const parts = await partsOf(db, id);
-  const missing = [];
-  const have = new Set(parts.map((p) => p.part_number));
-  for (let n = 1; n <= u.partCount; n++) if (!have.has(n)) missing.push(n);
+  const missing = missingParts(u, parts);
   if (missing.length) throw new AppError("CONFLICT", `Parts missing: ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? ", …" : ""}`, { details: { missing_parts: missing } });
   // one completion at a time: whoever moves the status on does the work
   // the claim also moves the expiry on, so the sweep cannot abort a long completion midway
@@ -591,13 +594,21 @@ export async function abortUpload(env: Env, db: Db, user: AuthUser, id: string) 
   return uploadView(env, db, await ownUpload(db, user, id));
 }
 
-/** The scheduled sweep: aborts uploads left unfinished (or a completion left midway) past their expiry. */
-export async function expireUploads(env: Env, db: Db, now = new Date(), batch = 100) {
-  const stale = await db
-    .select()
-    .from(uploads)
-    .where(and(inArray(uploads.status, ["uploading", "completing"]), lt(uploads.expiresAt, now.toISOString())))
-    .limit(batch);
-  for (const u of stale) await abortStored(env, db, u, "expired");
-  return stale.length;
+/**
+ * The scheduled sweep: aborts uploads left unfinished (or a completion left midway) past their
+ * expiry, `batch` at a time for at most `rounds` (the next run takes the rest). Returns how many.
+ */
+export async function expireUploads(env: Env, db: Db, now = new Date(), batch = 100, rounds = 10) {
+  let swept = 0;
+  for (let round = 0; round < rounds; round++) {
+    const stale = await db
+      .select()
+      .from(uploads)
+      .where(and(inArray(uploads.status, ["uploading", "completing"]), lt(uploads.expiresAt, now.toISOString())))
+      .limit(batch);
+    for (const u of stale) await abortStored(env, db, u, "expired");
+    swept += stale.length;
+    if (stale.length < batch) break;
+  }
+  return swept;
 }

@@ -4,7 +4,7 @@ import { blocks, files, friendships, momentComments, momentLikes, moments, notes
 import { AppError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { notify, type NotificationInput } from "../../lib/notify";
-import { fileView } from "../files/files.service";
+import { fileView, liveFilesById } from "../files/files.service";
 import { inIds } from "../friends/friends.service";
 
 type MomentRow = typeof moments.$inferSelect;
@@ -86,11 +86,7 @@ async function views(env: Env, db: Db, viewer: string, rows: MomentRow[]) {
 
 export async function createMoment(env: Env, db: Db, user: AuthUser, input: { text?: string; photos: string[]; visibility: "public" | "friends" | "private" }) {
   if (input.photos.length) {
-    const mine = await db
-      .select({ id: files.id, ownerId: files.ownerId, contentType: files.contentType, purpose: files.purpose })
-      .from(files)
-      .where(and(inArray(files.id, input.photos), isNull(files.deletedAt)));
-    const byId = new Map(mine.map((f) => [f.id, f]));
+    const byId = await liveFilesById(db, input.photos);
     for (const id of input.photos) {
       const f = byId.get(id);
       if (!f || f.ownerId !== user.id) throw new AppError("BAD_REQUEST", `photos: file ${id} not found or not yours`);

@@ -3,14 +3,13 @@ import { requireAuth } from "../../middleware/auth";
 import { AppError } from "../../lib/errors";
 import { verifyAccessToken } from "../../lib/jwt";
 import { bearer, createRouter, envelope, errors, ok } from "../../lib/openapi";
-import { handOff, holdForAuth, refuse } from "../../realtime/gateway";
+import { authTimeoutMs, handOff, holdForAuth, refuse } from "../../realtime/gateway";
 import { CloseCodes, errorFrame } from "../../realtime/protocol";
 import { userStub } from "../../realtime/push";
 import { ConversationId } from "../messages/messages.schemas";
 
 const tags = ["Realtime"];
 const router = createRouter();
-const DEFAULT_AUTH_TIMEOUT_MS = 30_000;
 
 router.openapi(
   createRoute({
@@ -50,8 +49,7 @@ router.openapi(
       if (!identity || identity.userId !== userId) return authFailed() as never;
       return handOff(c.env, c.req.raw, identity, binding) as never;
     }
-    const timeout = Number(c.env.WS_AUTH_TIMEOUT_MS) || DEFAULT_AUTH_TIMEOUT_MS;
-    return holdForAuth(c.env, c.req.raw, binding, timeout) as never;
+    return holdForAuth(c.env, c.req.raw, binding, authTimeoutMs(c.env)) as never;
   },
 );
 
