@@ -74,13 +74,14 @@ export async function handOff(env: Env, request: Request, identity: Identity, bi
 
 /**
  * For a relay the Worker holds (seed 001's auth frame, socket.io): opens the user's (or the bound
- * conversation's) connection as the object's own client; a string says why it was refused.
+ * conversation's) connection as the object's own client; otherwise why not, with the close code
+ * that says so (4003 refused, 1011 the object did not answer with a socket).
  */
-export async function openUpstream(env: Env, url: string, identity: Identity, binding: Binding): Promise<WebSocket | string> {
+export async function openUpstream(env: Env, url: string, identity: Identity, binding: Binding): Promise<WebSocket | { error: string; code: number }> {
   const denied = await authorizeBinding(env, identity, binding);
-  if (denied) return denied;
+  if (denied) return { error: denied, code: CloseCodes.removed };
   const ws = (await target(env, identity, binding).fetch(upstreamRequest(url, identity, binding))).webSocket;
-  if (!ws) return "Could not open the connection";
+  if (!ws) return { error: "Could not open the connection", code: 1011 };
   ws.accept();
   return ws;
 }
@@ -115,9 +116,9 @@ export function holdForAuth(env: Env, request: Request, binding: Binding, timeou
       return;
     }
     const ws = await openUpstream(env, request.url, identity, binding);
-    if (typeof ws === "string") {
-      server.send(errorFrame(ws));
-      server.close(CloseCodes.removed, "Not allowed");
+    if ("error" in ws) {
+      server.send(errorFrame(ws.error));
+      server.close(ws.code, ws.code === CloseCodes.removed ? "Not allowed" : "Upstream refused");
       return;
     }
     ws.addEventListener("message", (e) => {

@@ -328,7 +328,7 @@ class Session {
     }
     const deviceId = typeof a.device_id === "string" && /^[\w.:-]{1,64}$/.test(a.device_id) ? a.device_id : `sio-${this.sid.slice(0, 8)}`;
     const ws = await openUpstream(this.env, this.url, identity, { deviceId });
-    if (typeof ws === "string") return refuse(ws);
+    if ("error" in ws) return refuse(ws.error);
     if (this.closed) return ws.close(1000, "closed");
     clearTimeout(this.connectTimer);
     this.identity = identity;
@@ -426,7 +426,7 @@ class Session {
         if (!(await membership(this.db, gId, me))) return refuse("You are not a member of this group");
         if (this.bound.size >= MAX_BOUND_GROUPS) return refuse(`At most ${MAX_BOUND_GROUPS} groups per connection`);
         const ws = await openUpstream(this.env, this.url, this.identity!, { deviceId: `sio-${this.sid.slice(0, 8)}-${this.bound.size + 1}`, conversationId: gId });
-        if (typeof ws === "string") return refuse(ws);
+        if ("error" in ws) return refuse(ws.error);
         if (this.closed) return ws.close(1000, "closed");
         this.bound.set(gId, ws);
         this.listen(ws, () => this.bound.delete(gId));
