@@ -1,17 +1,21 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { EdgeIm, EdgeImError, type Message, type OpenSocket, type Realtime, type SocketLike } from "../../sdk/edge-im";
+import { EdgeIm, EdgeImError, OPENAPI_SHA256, type Message, type OpenSocket, type Realtime, type SocketLike } from "../../sdk/src/index";
 import { signAccessToken } from "../../src/lib/jwt";
 import { BASE, call, makeConversation, sleep, testEnv, uniq, type TestUser } from "../helpers";
 
+/** Every socket URL the SDK opened (none may carry a token). */
+const socketUrls: string[] = [];
 /** The SDK as an app uses it, with the Worker's fetch and real WebSockets through it. */
 const openSocket: OpenSocket = async (url) => {
+  socketUrls.push(url);
   const res = await SELF.fetch(url.replace(/^ws/, "http"), { headers: { upgrade: "websocket" } });
   if (!res.webSocket) throw new Error(`no socket: ${res.status}`);
   res.webSocket.accept();
   return res.webSocket as unknown as SocketLike;
 };
-const client = (sessions?: unknown[]) => new EdgeIm({ baseUrl: BASE, fetch: (input, init) => SELF.fetch(input, init), openSocket, onSession: (s) => sessions?.push(s) });
+const workerFetch: typeof fetch = (input, init) => SELF.fetch(input, init);
+const client = (sessions?: unknown[], fetcher = workerFetch) => new EdgeIm({ baseUrl: BASE, fetch: fetcher, openSocket, onSession: (s) => sessions?.push(s) });
 
 async function account() {
   const sdk = client();
@@ -35,23 +39,100 @@ function collect(rt: Realtime) {
 }
 
 describe("sdk: REST", () => {
-  it("signs up, calls the API, maps errors, and refreshes an expired token once", async () => {
+  it("signs up, makes typed calls, maps errors, and refreshes an expired token once", async () => {
     const sessions: unknown[] = [];
     const sdk = client(sessions);
     const s = await sdk.register({ username: uniq("sdk"), password: "pass-word-1" });
     expect(sessions).toHaveLength(1);
-    expect((await sdk.request<{ user: { id: string } }>("GET", "/users/me")).user.id).toBe(s.id);
-    const err = await sdk.request("GET", "/users/user_0000000000missing00").catch((e) => e);
+    expect((await sdk.data(sdk.api.GET("/users/me"))).user.id).toBe(s.id);
+    const err = await sdk.data(sdk.api.GET("/users/{user_id}", { params: { path: { user_id: "user_0000000000missing00" } } })).catch((e) => e);
     expect(err).toBeInstanceOf(EdgeImError);
     expect(err).toMatchObject({ status: 404, code: "NOT_FOUND" });
+    const invalid = await sdk.data(sdk.api.POST("/groups", { body: { name: "" } as never })).catch((e) => e);
+    expect(invalid).toMatchObject({ status: 400, code: "VALIDATION_ERROR" });
 
     sdk.session = { ...s, token: await signAccessToken(testEnv, { sub: s.id, username: s.username, sid: "x" }, "access", -10) };
-    expect((await sdk.request<{ user: { id: string } }>("GET", "/users/me")).user.id).toBe(s.id);
+    expect((await sdk.data(sdk.api.GET("/users/me"))).user.id).toBe(s.id);
     expect(sessions).toHaveLength(2);
     expect(sdk.session!.refresh_token).not.toBe(s.refresh_token);
+    // a body survives the retry after a refresh
+    sdk.session = { ...sdk.session!, token: await signAccessToken(testEnv, { sub: s.id, username: s.username, sid: "x" }, "access", -10) };
+    const group = await sdk.data(sdk.api.POST("/groups", { body: { name: "after refresh" } }));
+    expect(group.group.name).toBe("after refresh");
+    expect(sessions).toHaveLength(3);
     await sdk.logout();
     expect(sdk.session).toBeNull();
-    expect((await sdk.request("GET", "/users/me").catch((e) => e)).status).toBe(401);
+    expect((await sdk.data(sdk.api.GET("/users/me")).catch((e) => e)).status).toBe(401);
+  });
+
+  it("a refused refresh token signs the client out", async () => {
+    const sessions: unknown[] = [];
+    const sdk = client(sessions);
+    const s = await sdk.register({ username: uniq("sdk"), password: "pass-word-1" });
+    sdk.session = { ...s, token: await signAccessToken(testEnv, { sub: s.id, username: s.username, sid: "x" }, "access", -10), refresh_token: "not-a-refresh-token" };
+    expect(await sdk.data(sdk.api.GET("/users/me")).catch((e) => e)).toMatchObject({ status: 401 });
+    expect(sdk.session).toBeNull();
+    expect(sessions.at(-1)).toBeNull();
+  });
+
+  it("its REST types were generated from the document the Worker serves (not stale)", async () => {
+    const res = await SELF.fetch(`${BASE}/api/v1/openapi.json`);
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(await res.text()));
+    const sha = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    // stale: run `npm run build:sdk` and commit sdk/src/openapi.ts
+    expect(sha).toBe(OPENAPI_SHA256);
+  });
+});
+
+describe("sdk: uploads", () => {
+  it("uploads a small file in one request, reporting progress", async () => {
+    const sdk = await account();
+    const seen: number[] = [];
+    const file = new File([new Uint8Array(1000).fill(7)], "small.bin", { type: "application/octet-stream" });
+    const stored = await sdk.upload(file, { purpose: "other", onProgress: (n) => seen.push(n) });
+    expect(stored).toMatchObject({ name: "small.bin", size: 1000 });
+    expect(seen.at(-1)).toBe(1000);
+    const res = await SELF.fetch(`${BASE}${stored.download_url}`);
+    expect((await res.arrayBuffer()).byteLength).toBe(1000);
+  });
+
+  it("uploads a big file in parts and resumes an interrupted upload with only the missing parts", async () => {
+    const MiB = 1024 * 1024;
+    const bytes = new Uint8Array(5 * MiB + 4321);
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = i % 251;
+    const file = new File([bytes], "big.bin", { type: "application/octet-stream" });
+    const parts: string[] = [];
+    let failPart2 = true;
+    const flaky: typeof fetch = async (input, init) => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      const m = /\/uploads\/[^/]+\/parts\/(\d+)$/.exec(url);
+      if (m) {
+        parts.push(m[1]);
+        if (m[1] === "2" && failPart2) {
+          failPart2 = false;
+          throw new TypeError("network went away");
+        }
+      }
+      return SELF.fetch(input, init);
+    };
+    const sdk = client(undefined, flaky);
+    await sdk.register({ username: uniq("sdk"), password: "pass-word-1" });
+    const store = new Map<string, string>();
+    const resumeStore = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v), removeItem: (k: string) => void store.delete(k) };
+    await expect(sdk.upload(file, { purpose: "other", resumeStore, partSize: 5 * MiB })).rejects.toThrow(/network went away/);
+    expect(parts).toEqual(["1", "2"]);
+    expect(store.size).toBe(1);
+
+    const progress: number[] = [];
+    const stored = await sdk.upload(file, { purpose: "other", resumeStore, partSize: 5 * MiB, onProgress: (n) => progress.push(n) });
+    expect(parts).toEqual(["1", "2", "2"]); // part 1 was not sent again
+    expect(progress[0]).toBe(5 * MiB); // resumed from what the server had
+    expect(progress.at(-1)).toBe(file.size);
+    expect(stored).toMatchObject({ name: "big.bin", size: file.size });
+    expect(store.size).toBe(0);
+    const res = await SELF.fetch(`${BASE}${stored.download_url}`);
+    const hash = async (b: ArrayBuffer | Uint8Array) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", b))].join(",");
+    expect(await hash(await res.arrayBuffer())).toBe(await hash(bytes));
   });
 });
 
@@ -67,6 +148,26 @@ async function roomPair() {
 }
 
 describe("sdk: realtime", () => {
+  it("opens sockets with a single-use ticket, never a token in the URL", async () => {
+    const before = socketUrls.length;
+    const { a, ra, rb } = await roomPair();
+    const urls = socketUrls.slice(before);
+    expect(urls).toHaveLength(2);
+    for (const url of urls) {
+      const q = new URL(url).searchParams;
+      expect(q.get("ticket")).toMatch(/^user_[0-9a-z]+\./);
+      expect(q.has("token")).toBe(false);
+      expect(url).not.toContain(a.session!.token);
+    }
+    // a used ticket does not open a second socket
+    const res = await SELF.fetch(urls[0].replace(/^ws/, "http"), { headers: { upgrade: "websocket" } });
+    res.webSocket?.accept();
+    const first = await new Promise<string>((resolve) => res.webSocket?.addEventListener("message", (e) => resolve(String(e.data))));
+    expect(JSON.parse(first)).toMatchObject({ success: false, error: "Invalid or expired token" });
+    ra.close();
+    rb.close();
+  });
+
   it("sends with acknowledgement and delivers every message once, in order", async () => {
     const { a, room, ra, rb, seen } = await roomPair();
     const sent = await Promise.all(Array.from({ length: 8 }, (_, i) => ra.send(room, { content: `m${i}` })));

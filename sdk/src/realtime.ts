@@ -1,18 +1,18 @@
-/**
- * edge-im client SDK: the REST API with token refresh, and realtime connections that keep the
- * delivery guarantees on the client's side too — every message once, in seq order, nothing missed
- * across reconnects (sync from the last seq seen), and sends that survive a dropped connection
- * (resent with the same client_id until acknowledged; the server stores each client_id once).
- *
- * No dependencies: it needs `fetch` and a WebSocket, both injectable (browsers and Node 22+ have
- * them; on Node 20 pass `openSocket` built on the `ws` package).
- */
+import type { EdgeIm, Schemas } from "./client";
+import { tokenExp } from "./client";
+import { EdgeImError } from "./errors";
 
-export interface Session {
-  id: string;
-  username: string;
-  token: string;
-  refresh_token: string;
+/** A stored message as the REST API shows it; live ones may carry `replay: true` (re-sent by a sync). */
+export type Message = Schemas["Message"] & { replay?: boolean };
+
+export interface OutgoingMessage {
+  content?: string;
+  /** text (default), image, file, … */
+  message_type?: Schemas["Message"]["type"];
+  attachments?: string[];
+  reply_to?: string;
+  payload?: Record<string, unknown>;
+  client_id?: string;
 }
 
 /** The part of a WebSocket the SDK uses (a browser WebSocket, a `ws` socket, a Workers socket). */
@@ -26,159 +26,15 @@ export interface SocketLike {
 /** Opens a socket and resolves once it is open. */
 export type OpenSocket = (url: string) => Promise<SocketLike>;
 
-export interface Message {
-  id: string;
-  seq: number;
-  conversation_id: string;
-  message_type: string;
-  content: string | null;
-  sender: { id: string; username: string };
-  client_id: string | null;
-  created_at: string;
-  attachments: string[];
-  replay?: boolean;
-  [key: string]: unknown;
-}
-
-export interface OutgoingMessage {
-  content?: string;
-  message_type?: string;
-  attachments?: string[];
-  reply_to?: string;
-  payload?: Record<string, unknown>;
-  client_id?: string;
-}
-
-/** An API error: the envelope's code, message and details, with the HTTP status. */
-export class EdgeImError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = "EdgeImError";
-  }
-}
-
-const browserSocket: OpenSocket = (url) =>
+export const browserSocket: OpenSocket = (url) =>
   new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.addEventListener("open", () => resolve(ws as unknown as SocketLike), { once: true });
-    ws.addEventListener("error", () => reject(new Error(`could not connect to ${url}`)), { once: true });
+    ws.addEventListener("error", () => reject(new Error("could not connect")), { once: true });
   });
 
-export interface ClientOptions {
-  /** The server's origin, e.g. https://chat.example.com (the API is under /api/v1). */
-  baseUrl: string;
-  session?: Session | null;
-  /** Called whenever the session changes (login, refresh, logout): persist it here. */
-  onSession?: (session: Session | null) => void;
-  fetch?: typeof fetch;
-  openSocket?: OpenSocket;
-}
-
-export class EdgeIm {
-  session: Session | null;
-  private readonly base: string;
-  private readonly doFetch: typeof fetch;
-  readonly openSocket: OpenSocket;
-  private refreshing: Promise<void> | null = null;
-
-  constructor(private readonly options: ClientOptions) {
-    this.base = options.baseUrl.replace(/\/+$/, "");
-    this.session = options.session ?? null;
-    this.doFetch = options.fetch ?? ((input, init) => fetch(input, init));
-    this.openSocket = options.openSocket ?? browserSocket;
-  }
-
-  private setSession(session: Session | null) {
-    this.session = session;
-    this.options.onSession?.(session);
-  }
-
-  /** One API call: the envelope's data, or an EdgeImError. An expired token is refreshed once. */
-  async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (this.session) headers.authorization = `Bearer ${this.session.token}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await this.doFetch(`${this.base}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    let json: { success?: boolean; data?: T; code?: string; error?: string; details?: unknown } = {};
-    try {
-      json = text ? JSON.parse(text) : {};
-    } catch {
-      // not JSON: reported below
-    }
-    if (res.ok && json.success !== false) return json.data as T;
-    if (res.status === 401 && json.code === "TOKEN_EXPIRED" && this.session && !retried) {
-      await this.refresh();
-      return this.request<T>(method, path, body, true);
-    }
-    throw new EdgeImError(res.status, json.code ?? "HTTP_ERROR", json.error ?? (text.slice(0, 200) || res.statusText), json.details);
-  }
-
-  async register(body: { username: string; password: string; [k: string]: unknown }) {
-    this.setSession(await this.request<Session>("POST", "/auth/register", body));
-    return this.session!;
-  }
-
-  async login(body: { username: string; password: string; [k: string]: unknown }) {
-    this.setSession(await this.request<Session>("POST", "/auth/login", body));
-    return this.session!;
-  }
-
-  /** Rotates the refresh token (concurrent callers share one rotation). */
-  async refresh(): Promise<void> {
-    this.refreshing ??= (async () => {
-      try {
-        const refresh_token = this.session?.refresh_token;
-        if (!refresh_token) throw new EdgeImError(401, "UNAUTHORIZED", "Not signed in");
-        const next = await this.request<Session>("POST", "/auth/refresh", { refresh_token }, true);
-        this.setSession({ ...this.session!, ...next });
-      } catch (err) {
-        if (err instanceof EdgeImError && err.status === 401) this.setSession(null);
-        throw err;
-      } finally {
-        this.refreshing = null;
-      }
-    })();
-    return this.refreshing;
-  }
-
-  async logout() {
-    try {
-      if (this.session) await this.request("POST", "/auth/logout");
-    } finally {
-      this.setSession(null);
-    }
-  }
-
-  /** REST send (201 once stored); a retry with the same client_id returns the first message. */
-  async sendMessage(conversationId: string, message: OutgoingMessage & { type?: string }) {
-    return this.request<Message & { duplicate: boolean }>("POST", `/conversations/${encodeURIComponent(conversationId)}/messages`, {
-      client_id: crypto.randomUUID(),
-      ...message,
-    });
-  }
-
-  /**
-   * A realtime connection: the user connection (everything for the user), or with
-   * `conversationId` the fast path for the conversation on screen. `cursors` (conversation → last
-   * seq the app has) are synced on every (re)connect.
-   */
-  realtime(options: RealtimeOptions = {}) {
-    return new Realtime(this, options);
-  }
-
-  socketUrl(params: Record<string, string>) {
-    const url = new URL(`${this.base}/api/v1/ws`);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-    return url.toString();
-  }
-}
+/** Close codes (PROTOCOL.md). */
+export const CloseCode = { replaced: 4000, authFailed: 4001, authTimeout: 4002, removed: 4003, sessionEnded: 4004, tokenExpired: 4005 } as const;
 
 type Listener = (data: never) => void;
 interface Pending {
@@ -201,6 +57,8 @@ const RESEND_BATCH = 100;
 const SYNC_CHUNK = 200;
 /** A connection counts as healthy (backoff reset) after this long. */
 const HEALTHY_MS = 10_000;
+/** The socket is re-authenticated this long before its token expires. */
+const REAUTH_BEFORE_S = 120;
 
 export interface RealtimeOptions {
   /** Bind to one conversation (the fast path for the conversation on screen). */
@@ -213,6 +71,17 @@ export interface RealtimeOptions {
   cursors?: Record<string, number> | Map<string, number>;
 }
 
+/**
+ * A realtime connection that keeps the delivery guarantees on the client's side: every message once
+ * and in seq order, nothing missed across reconnects (sync from the last seq seen), and sends that
+ * survive a dropped connection (resent with the same client_id until acknowledged). It opens each
+ * socket with a single-use ticket (never the token in the URL) and re-authenticates an open socket
+ * with a fresh token before the old one expires.
+ *
+ * Events: `message` (each new message once, in order), `open`, `close` ({code}), `synced`, `error`,
+ * `signedout` (the session ended: log in again), and every other server frame by its type
+ * (`typing`, `message_read`, `message_edited`, `reaction_updated`, `unread`, `notification`, …).
+ */
 export class Realtime {
   /** Last seq delivered to the app, per conversation. */
   readonly cursors: Map<string, number>;
@@ -227,6 +96,9 @@ export class Realtime {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private healthyTimer: ReturnType<typeof setTimeout> | undefined;
+  private reauthTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The token the open socket is authenticated with. */
+  private socketToken: string | null = null;
   private readonly deviceId: string;
 
   constructor(
@@ -241,7 +113,6 @@ export class Realtime {
     return this.socket !== null;
   }
 
-  /** `message` (each new message once, in seq order), `open`, `close`, `synced`, `error`, or any server frame type. */
   on<T = Record<string, unknown>>(type: string, listener: (data: T) => void): () => void {
     const set = this.listeners.get(type) ?? new Set();
     set.add(listener as Listener);
@@ -264,10 +135,15 @@ export class Realtime {
     this.stop(new Error("connection closed"));
   }
 
+  /** Drops the current socket as a network failure would (it reconnects and resumes by itself). */
+  reconnect() {
+    this.socket?.close(1000, "reconnect");
+  }
+
   /** Terminal: no more reconnects, and every pending send fails with `reason`. */
   private stop(reason: Error) {
     this.stopped = true;
-    for (const t of [this.reconnectTimer, this.healthyTimer, ...this.holdTimers.values()]) clearTimeout(t);
+    for (const t of [this.reconnectTimer, this.healthyTimer, this.reauthTimer, ...this.holdTimers.values()]) clearTimeout(t);
     this.holdTimers.clear();
     const socket = this.socket;
     this.socket = null;
@@ -308,7 +184,7 @@ export class Realtime {
     else p.resolve(result);
   }
 
-  /** Any other client frame (typing, mark_read, status_update, call, …). */
+  /** Any other client frame (typing, mark_read, status_update, call, …); dropped while disconnected. */
   sendFrame(frame: { type: string } & Record<string, unknown>) {
     this.trySend(frame);
   }
@@ -329,40 +205,51 @@ export class Realtime {
 
   private async open(): Promise<void> {
     clearTimeout(this.reconnectTimer);
-    const session = this.client.session;
-    if (!session) return this.stop(new EdgeImError(401, "UNAUTHORIZED", "Sign in before connecting"));
-    const params: Record<string, string> = { token: session.token, device_id: this.deviceId };
-    if (this.options.conversationId) params.room_id = this.options.conversationId;
+    if (!this.client.session) return this.signedOut(new EdgeImError(401, "UNAUTHORIZED", "Sign in before connecting"));
     let socket: SocketLike;
+    let token: string;
     try {
+      token = this.client.session.token;
+      const params: Record<string, string> = { ticket: await this.client.ticket(), device_id: this.deviceId };
+      token = this.client.session?.token ?? token; // the ticket call may have refreshed it
+      if (this.options.conversationId) params.room_id = this.options.conversationId;
       socket = await this.client.openSocket(this.client.socketUrl(params));
     } catch (err) {
+      if (err instanceof EdgeImError && err.status === 401 && !this.client.session) return this.signedOut(err);
       this.scheduleReconnect();
       throw err;
     }
     if (this.stopped) return socket.close(1000, "bye");
     const previous = this.socket;
     this.socket = socket;
+    this.socketToken = token;
     previous?.close(1000, "reconnected");
     socket.addEventListener("message", (e) => this.socket === socket && this.onFrame(e.data));
     socket.addEventListener("close", (e) => this.onClose(socket, e.code));
+  }
+
+  private signedOut(err: Error) {
+    this.stop(err);
+    this.emit("signedout", err);
   }
 
   private onClose(socket: SocketLike, code: number) {
     if (this.socket !== socket) return;
     this.socket = null;
     clearTimeout(this.healthyTimer);
+    clearTimeout(this.reauthTimer);
     this.emit("close", { code });
     if (this.stopped) return;
     // replaced by another connection of this device, or no longer allowed: stay down
-    if (code === 4000 || code === 4003) return this.stop(new EdgeImError(0, "CLOSED", `closed by the server (${code})`));
-    if (code === 4001) {
+    if (code === CloseCode.replaced || code === CloseCode.removed) return this.stop(new EdgeImError(0, "CLOSED", `closed by the server (${code})`));
+    if (code === CloseCode.sessionEnded) return this.signedOut(new EdgeImError(401, "SESSION_ENDED", "This session was ended"));
+    if (code === CloseCode.authFailed || code === CloseCode.tokenExpired) {
       void this.client.refresh().then(
         () => this.scheduleReconnect(),
         (err) => {
           this.emit("error", err);
           // signed out for good (the refresh token was refused), or only a passing failure
-          if (!this.client.session) this.stop(err instanceof Error ? err : new Error(String(err)));
+          if (!this.client.session) this.signedOut(err instanceof Error ? err : new Error(String(err)));
           else this.scheduleReconnect();
         },
       );
@@ -376,6 +263,35 @@ export class Realtime {
     clearTimeout(this.reconnectTimer);
     const delay = Math.min(10_000, 250 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
     this.reconnectTimer = setTimeout(() => void this.connect().catch(() => undefined), delay);
+  }
+
+  /**
+   * Before the socket's token expires: a fresh token (refreshed unless the app already holds a newer
+   * one) is sent on the open socket as an `auth` frame, which answers `authenticated` again.
+   */
+  private scheduleReauth() {
+    clearTimeout(this.reauthTimer);
+    const exp = tokenExp(this.socketToken ?? undefined);
+    if (exp === null) return;
+    const inMs = Math.max(1000, (exp - REAUTH_BEFORE_S) * 1000 - Date.now());
+    this.reauthTimer = setTimeout(() => void this.reauth(), inMs);
+  }
+
+  /** Sends a fresh token on the open socket (refreshing first unless the app already has a newer token). */
+  async reauth(): Promise<void> {
+    const socket = this.socket;
+    if (!socket || this.stopped) return;
+    try {
+      const current = this.client.session?.token;
+      if (!current || current === this.socketToken || (tokenExp(current) ?? 0) - Date.now() / 1000 < REAUTH_BEFORE_S) await this.client.refresh();
+      const token = this.client.session?.token;
+      if (!token || this.socket !== socket) return;
+      this.socketToken = token;
+      this.trySend({ type: "auth", token });
+    } catch (err) {
+      this.emit("error", err);
+      if (!this.client.session) this.signedOut(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   private onFrame(raw: unknown) {
@@ -395,11 +311,15 @@ export class Realtime {
     if (!data) return;
     switch (data.type) {
       case "authenticated":
-        this.onOpen();
+        this.scheduleReauth();
+        if (this.connectedOnce !== this.socket) {
+          this.connectedOnce = this.socket;
+          this.onOpen();
+        }
         return;
       case "message_sent":
       case "message_received":
-        this.accept(data as unknown as Message);
+        this.accept(toMessage(data));
         return;
       case "sync_done":
         this.afterSync(data as { conversations?: Record<string, number> });
@@ -409,6 +329,8 @@ export class Realtime {
         this.emit(data.type, data);
     }
   }
+  /** The socket whose first `authenticated` has been handled (a re-auth answers `authenticated` again). */
+  private connectedOnce: SocketLike | null = null;
 
   /** Connected (again): catch up from the cursors, then resend what was not acknowledged, paced. */
   private onOpen() {
@@ -416,6 +338,7 @@ export class Realtime {
     this.healthyTimer = setTimeout(() => (this.attempt = 0), HEALTHY_MS);
     const entries = [...this.cursors];
     for (let i = 0; i < entries.length; i += SYNC_CHUNK) this.trySend({ type: "sync", cursors: Object.fromEntries(entries.slice(i, i + SYNC_CHUNK)) });
+    if (!entries.length) this.emit("synced", { conversations: {} });
     const frames = [...this.pending.values()].map((p) => p.frame);
     const batch = (from: number) => {
       if (this.stopped || !this.socket) return;
@@ -488,4 +411,29 @@ export class Realtime {
       this.holdTimers.delete(c);
     }
   }
+}
+
+/** A message frame (seed 001's fields plus ours) as the REST message view. */
+function toMessage(d: Record<string, unknown>): Message {
+  const f = d as Partial<Message> & { message_type?: Message["type"]; replay?: boolean };
+  return {
+    id: String(f.id),
+    conversation_id: String(f.conversation_id),
+    seq: Number(f.seq),
+    type: f.message_type ?? "text",
+    msg_type: f.msg_type ?? 0,
+    content: f.content ?? null,
+    payload: f.payload ?? null,
+    attachments: f.attachments ?? [],
+    reply_to: f.reply_to ?? null,
+    sender: f.sender ?? { id: String(d.user_id), username: String(d.username) },
+    client_id: f.client_id ?? null,
+    created_at: f.created_at ?? new Date().toISOString(),
+    timestamp: f.timestamp ?? Math.floor(Date.now() / 1000),
+    edited_at: f.edited_at ?? null,
+    recalled: f.recalled ?? false,
+    deleted: f.deleted ?? false,
+    reactions: f.reactions ?? [],
+    ...(f.replay ? { replay: true } : {}),
+  };
 }
