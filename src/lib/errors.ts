@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ErrorCode } from "../protocol";
 
 /** Machine codes of every failure the API reports, with their HTTP status and default texts. */
 export const errorCodes = {
@@ -26,9 +27,10 @@ export const errorCodes = {
   RATE_LIMITED: { status: 429, message: "Too many requests" },
   MISCONFIGURED: { status: 500, message: "Server misconfigured" },
   INTERNAL: { status: 500, message: "Internal server error" },
-} as const satisfies Record<string, { status: ContentfulStatusCode; message: string }>;
+} as const satisfies Record<ErrorCode, { status: ContentfulStatusCode; message: string }>;
 
-export type ErrorCode = keyof typeof errorCodes;
+// the code list lives in src/protocol (socket error frames and clients use it); this maps each code to its status
+export type { ErrorCode };
 
 export interface AppErrorOptions {
   /** Short summary for `message`; defaults to the code's text. */

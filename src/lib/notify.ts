@@ -1,7 +1,8 @@
 import type { Db, Env } from "../env";
 import { notifications } from "../db/schema";
 import { log } from "../middleware/observability";
-import { frame, pushToUsers } from "../realtime/push";
+import { serverFrame } from "../protocol";
+import { pushToUsers } from "../realtime/push";
 import { newId } from "./ids";
 
 export type NotificationKind =
@@ -52,7 +53,7 @@ export async function notify(env: Env, db: Db, inputs: NotificationInput[]) {
   await db.batch(inserts as [(typeof inserts)[0], ...typeof inserts]);
   await Promise.all(
     rows.map((r) =>
-      pushToUsers(env, [r.userId], [frame("notification", "Notification", { notification: notificationView(r) })]).catch((err) =>
+      pushToUsers(env, [r.userId], [serverFrame("notification", { notification: notificationView(r) })]).catch((err) =>
         log("warn", "notification push failed", { user_id: r.userId, kind: r.kind, error: String(err) }),
       ),
     ),

@@ -4,12 +4,11 @@ import * as schema from "../db/schema";
 import type { Env } from "../env";
 import { AppError } from "../lib/errors";
 import { membership, openDm } from "../routes/conversations/conversations.service";
-import type { ClientFrameT } from "./protocol";
-import { serverFrame } from "./protocol";
+import { serverFrame, type ClientFrameOf } from "../protocol";
 import { conversationStub, userStub } from "./push";
 import { capture } from "./result";
 
-type CallFrame = Extract<ClientFrameT, { type: "call" }>;
+type CallFrame = ClientFrameOf<"call">;
 
 const stored: Partial<Record<CallFrame["action"], "started" | "ended" | "rejected" | "cancelled">> = {
   invite: "started",
@@ -34,7 +33,7 @@ export async function relayCall(env: Env, userId: string, username: string, fram
       .select({ userId: schema.members.userId })
       .from(schema.members)
       .where(and(eq(schema.members.conversationId, conversationId), ne(schema.members.userId, userId)));
-    const data = serverFrame("call", "Call signal", {
+    const signal = serverFrame("call", {
       call_id: callId,
       conversation_id: conversationId,
       from_user_id: userId,
@@ -44,8 +43,8 @@ export async function relayCall(env: Env, userId: string, username: string, fram
       payload: frame.payload ?? null,
     });
     await Promise.all([
-      ...others.map((o) => userStub(env, o.userId).receive(conversationId!, [{ data }], true)),
-      userStub(env, userId).receive(conversationId, [{ data, origin }], true),
+      ...others.map((o) => userStub(env, o.userId).receive(conversationId!, [{ frame: signal }], true)),
+      userStub(env, userId).receive(conversationId, [{ frame: signal, origin }], true),
     ]);
     const action = stored[frame.action];
     if (action) {

@@ -10,19 +10,12 @@ import { log } from "../middleware/observability";
 import type { MessageType, MessageViewT, SendMessageInput } from "../routes/messages/messages.schemas";
 import { checkAttachments, recordAttachments } from "../routes/files/files.service";
 import { MessageLog, previewText, type NewMessage, type StoredMessage } from "./message-log";
+import { CloseCodes, messageFields, serverFrame, targetOf, type ClientFrameT, type EncodedFrame } from "../protocol";
 import {
-  authenticatedFrame,
-  CloseCodes,
-  errorFrame,
-  messageFrame,
   newAttachment,
-  pongFrame,
   rateLimits,
   safeSend,
-  serverFrame,
   SYNC_PAGE,
-  targetOf,
-  type ClientFrameT,
   type RateLimits,
   type SocketAttachment,
 } from "./protocol";
@@ -33,7 +26,7 @@ import { relayCall } from "./calls";
 
 /** A frame bound for a user's object: the serialized frame and the connection it came from (not echoed there). */
 export interface PushFrame {
-  data: string;
+  frame: EncodedFrame;
   origin?: string;
 }
 
@@ -52,6 +45,8 @@ const SUMMARY_RETRY_MS = 5_000;
 /** Least time between two summary writes to D1 for one conversation. */
 const SUMMARY_INTERVAL_MS = 250;
 const MAX_REACTION_KINDS = 20;
+
+const changeOf = (view: MessageViewT) => ({ conversation_id: view.conversation_id, message_id: view.id, seq: view.seq, message: view });
 
 interface MemberInfo {
   role: "owner" | "admin" | "member";
@@ -389,8 +384,8 @@ export class ConversationDO extends DurableObject<Env> {
    */
   private deliver(messages: { view: MessageViewT; origin?: string }[], summaryNow = false) {
     this.markSummaryDirty(summaryNow);
-    const frames = messages.map(({ view, origin }) => ({ data: messageFrame("message_received", view), origin }));
-    for (const f of frames) this.toSockets(f.data, f.origin);
+    const frames = messages.map(({ view, origin }) => ({ frame: serverFrame("message_received", messageFields(view)), origin }));
+    for (const f of frames) this.toSockets(f.frame, f.origin);
     this.toUsers(frames, true);
   }
 
@@ -528,7 +523,7 @@ export class ConversationDO extends DurableObject<Env> {
       const at = new Date().toISOString();
       this.log.edit(row.seq, text, at);
       const view = this.viewOne(this.log.bySeq(row.seq)!, userId);
-      await this.changed("message_edited", "Message edited", view);
+      await this.changed(serverFrame("message_edited", changeOf(view)), view);
       return view;
     });
   }
@@ -548,7 +543,7 @@ export class ConversationDO extends DurableObject<Env> {
       }
       this.log.tombstone(row.seq, "recalled_at", new Date().toISOString());
       const view = this.viewOne(this.log.bySeq(row.seq)!, userId);
-      await this.changed("message_recalled", "Message recalled", view);
+      await this.changed(serverFrame("message_recalled", changeOf(view)), view);
       return view;
     });
   }
@@ -563,7 +558,7 @@ export class ConversationDO extends DurableObject<Env> {
       }
       this.log.tombstone(row.seq, "deleted_at", new Date().toISOString());
       const view = this.viewOne(this.log.bySeq(row.seq)!, userId);
-      await this.changed("message_deleted", "Message deleted", view);
+      await this.changed(serverFrame("message_deleted", changeOf(view)), view);
       return view;
     });
   }
@@ -580,7 +575,7 @@ export class ConversationDO extends DurableObject<Env> {
       }
       this.log.setReaction(row.seq, emoji, userId, add, new Date().toISOString());
       const view = this.viewOne(row, userId);
-      await this.changed("reaction_updated", "Reaction updated", view, { emoji, user_id: userId, added: add });
+      await this.changed(serverFrame("reaction_updated", { ...changeOf(view), emoji, user_id: userId, added: add }), view);
       return view;
     });
   }
@@ -589,8 +584,8 @@ export class ConversationDO extends DurableObject<Env> {
    * A message changed after it was delivered: live listeners hear it, and when it is the newest one
    * the conversation list shows the change by the time the caller is answered.
    */
-  private async changed(type: string, text: string, view: MessageViewT, extra: Record<string, unknown> = {}) {
-    this.broadcast(serverFrame(type, text, { conversation_id: view.conversation_id, message_id: view.id, seq: view.seq, message: view, ...extra }));
+  private async changed(frame: EncodedFrame, view: MessageViewT) {
+    this.broadcast(frame);
     if (view.seq === this.lastSeq) {
       this.markSummaryDirty(true);
       await this.flushSummary();
@@ -618,9 +613,9 @@ export class ConversationDO extends DurableObject<Env> {
         last_seq: this.lastSeq,
         unread_count: Math.max(0, this.lastSeq - Math.max(readSeq, this.since(state, m))),
       };
-      this.broadcast(serverFrame("message_read", "Messages read", { conversation_id: conversationId, user_id: userId, seq: readSeq }), undefined, userId);
+      this.broadcast(serverFrame("message_read", { conversation_id: conversationId, user_id: userId, seq: readSeq }), undefined, userId);
       void userStub(this.env, userId)
-        .receive(conversationId, [{ data: serverFrame("unread", "Unread count", result) }], true)
+        .receive(conversationId, [{ frame: serverFrame("unread", result) }], true)
         .catch(() => undefined);
       return result;
     });
@@ -658,9 +653,9 @@ export class ConversationDO extends DurableObject<Env> {
   // ---- live connections -------------------------------------------------------------------------------
 
   /** Sends one serialized frame to every socket in the room except the one it came from. */
-  private toSockets(data: string, origin?: string, exceptUser?: string) {
+  private toSockets(frame: EncodedFrame, origin?: string, exceptUser?: string) {
     for (const [ws, a] of this.sockets.entries()) {
-      if (a.room && a.connId !== origin && a.userId !== exceptUser) safeSend(ws, data);
+      if (a.room && a.connId !== origin && a.userId !== exceptUser) safeSend(ws, frame);
     }
   }
 
@@ -724,9 +719,9 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /** An ephemeral event (typing, joins, reads, edits): to the room's sockets and to users' objects. */
-  private broadcast(data: string, origin?: string, exceptUser?: string, members = true) {
-    this.toSockets(data, origin, exceptUser);
-    this.toUsers([{ data, origin }], members, exceptUser);
+  private broadcast(frame: EncodedFrame, origin?: string, exceptUser?: string, members = true) {
+    this.toSockets(frame, origin, exceptUser);
+    this.toUsers([{ frame, origin }], members, exceptUser);
   }
 
   /** The user's object reports them online again: resume pushing to them. */
@@ -743,7 +738,7 @@ export class ConversationDO extends DurableObject<Env> {
       (await this.loadSubscribers()).add(userId);
       this.offline.delete(userId);
       await this.ctx.storage.put(`sub:${userId}`, true);
-      this.broadcast(serverFrame("user_joined", "User joined room", { user_id: userId, username: m.username, room_id: conversationId, conversation_id: conversationId }), connId, undefined, false);
+      this.broadcast(serverFrame("user_joined", { user_id: userId, username: m.username, room_id: conversationId, conversation_id: conversationId }), connId, undefined, false);
       return { room_id: conversationId, user_id: userId, username: m.username };
     });
   }
@@ -754,7 +749,7 @@ export class ConversationDO extends DurableObject<Env> {
       const state = await this.conversation(conversationId);
       if (!stillSubscribed) await this.dropSubscriber(userId);
       const username = state.members.get(userId)?.username ?? "";
-      this.broadcast(serverFrame("user_left", "User left room", { user_id: userId, username, room_id: conversationId, conversation_id: conversationId }), connId, undefined, false);
+      this.broadcast(serverFrame("user_left", { user_id: userId, username, room_id: conversationId, conversation_id: conversationId }), connId, undefined, false);
       return { room_id: conversationId, user_id: userId };
     });
   }
@@ -763,7 +758,7 @@ export class ConversationDO extends DurableObject<Env> {
     return capture(async () => {
       const state = await this.conversation(conversationId);
       const m = this.member(state, userId);
-      this.broadcast(serverFrame("typing", "Typing", { conversation_id: conversationId, user_id: userId, username: m.username, is_typing: isTyping }), origin, userId);
+      this.broadcast(serverFrame("typing", { conversation_id: conversationId, user_id: userId, username: m.username, is_typing: isTyping }), origin, userId);
       return { ok: true };
     });
   }
@@ -776,7 +771,7 @@ export class ConversationDO extends DurableObject<Env> {
       const rows = this.log.range(since, this.lastSeq, SYNC_PAGE + 1);
       const page = rows.slice(0, SYNC_PAGE);
       return {
-        frames: this.log.views(conversationId, page, userId).map((v) => messageFrame("message_received", v, { replay: true })),
+        frames: this.log.views(conversationId, page, userId).map((v) => serverFrame("message_received", { ...messageFields(v), replay: true })),
         next: page.length ? page[page.length - 1].seq : since,
         has_more: rows.length > SYNC_PAGE,
         last_seq: this.lastSeq,
@@ -800,8 +795,8 @@ export class ConversationDO extends DurableObject<Env> {
     const a = newAttachment(userId, username, deviceId, conversationId, this.limits);
     this.ctx.acceptWebSocket(server, [`user:${userId}`, `dev:${userId}:${deviceId}`]);
     this.sockets.save(server, a);
-    server.send(authenticatedFrame(userId, username, conversationId));
-    this.broadcast(serverFrame("user_joined", "User joined room", { user_id: userId, username, room_id: conversationId, conversation_id: conversationId }), a.connId, undefined, false);
+    safeSend(server, serverFrame("authenticated", { user_id: userId, username, status: "connected", conversation_id: conversationId, room_id: conversationId }));
+    this.broadcast(serverFrame("user_joined", { user_id: userId, username, room_id: conversationId, conversation_id: conversationId }), a.connId, undefined, false);
     void userStub(this.env, userId).remoteOpened(userId, `${conversationId}:${a.connId}`).catch(() => undefined);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -815,38 +810,38 @@ export class ConversationDO extends DurableObject<Env> {
     const id = state.id;
     const target = "conversation_id" in frame || "room_id" in frame ? targetOf(frame as { conversation_id?: string; room_id?: string }) : undefined;
     if (target && target !== id && frame.type !== "call") {
-      safeSend(ws, errorFrame(`This connection is bound to ${id}; use a user connection for other conversations`));
+      safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: `This connection is bound to ${id}; use a user connection for other conversations` }));
       return;
     }
     switch (frame.type) {
       case "auth":
-        safeSend(ws, authenticatedFrame(a.userId, a.username, id));
+        safeSend(ws, serverFrame("authenticated", { user_id: a.userId, username: a.username, status: "connected", conversation_id: id, room_id: id }));
         return;
       case "ping":
-        safeSend(ws, pongFrame());
+        safeSend(ws, serverFrame("pong", { timestamp: Math.floor(Date.now() / 1000) }));
         return;
       case "join_room": {
         const wasOut = a.room === null;
         a.room = id;
         this.sockets.save(ws, a);
-        safeSend(ws, serverFrame("room_joined", "Room joined successfully", { room_id: id, conversation_id: id, user_id: a.userId }));
-        if (wasOut) this.broadcast(serverFrame("user_joined", "User joined room", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
+        safeSend(ws, serverFrame("room_joined", { room_id: id, conversation_id: id, user_id: a.userId }));
+        if (wasOut) this.broadcast(serverFrame("user_joined", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
         return;
       }
       case "leave_room": {
         if (!a.room) {
-          safeSend(ws, errorFrame("You are not in any room"));
+          safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: "You are not in any room" }));
           return;
         }
         a.room = null;
         this.sockets.save(ws, a);
-        safeSend(ws, serverFrame("room_left", "Room left successfully", { room_id: id, conversation_id: id, user_id: a.userId }));
-        this.broadcast(serverFrame("user_left", "User left room", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
+        safeSend(ws, serverFrame("room_left", { room_id: id, conversation_id: id, user_id: a.userId }));
+        this.broadcast(serverFrame("user_left", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
         return;
       }
       case "send_message": {
         if (!a.room) {
-          safeSend(ws, errorFrame("You are not in any room"));
+          safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: "You are not in any room" }));
           return;
         }
         const result = await this.send({
@@ -860,33 +855,33 @@ export class ConversationDO extends DurableObject<Env> {
           reply_to: frame.reply_to,
           origin: a.connId,
         });
-        safeSend(ws, result.ok ? messageFrame("message_sent", result.value.message, { duplicate: result.value.duplicate }) : errorFrame(result.error, "Failed to send message", { code: result.code, client_id: frame.client_id }));
+        safeSend(ws, result.ok ? serverFrame("message_sent", { ...messageFields(result.value.message), duplicate: result.value.duplicate }) : serverFrame("error", { code: result.code, error: result.error, client_id: frame.client_id }, "Failed to send message"));
         return;
       }
       case "typing":
-        this.broadcast(serverFrame("typing", "Typing", { conversation_id: id, user_id: a.userId, username: a.username, is_typing: frame.is_typing }), a.connId, a.userId);
+        this.broadcast(serverFrame("typing", { conversation_id: id, user_id: a.userId, username: a.username, is_typing: frame.is_typing }), a.connId, a.userId);
         return;
       case "mark_read": {
         const result = await this.markRead(id, a.userId, frame.seq ?? 0, frame.message_ids);
-        safeSend(ws, result.ok ? serverFrame("unread", "Unread count", result.value) : errorFrame(result.error));
+        safeSend(ws, result.ok ? serverFrame("unread", result.value) : serverFrame("error", { code: result.code, error: result.error }));
         return;
       }
       case "status_update": {
         const r = await userStub(this.env, a.userId).setStatus(a.userId, frame.status);
-        safeSend(ws, serverFrame("status_updated", "Status updated", r));
+        safeSend(ws, serverFrame("status_updated", r));
         return;
       }
       case "sync": {
         for (const cid of Object.keys(frame.cursors)) {
-          if (cid !== id) safeSend(ws, errorFrame(`This connection is bound to ${id}; sync other conversations on a user connection`));
+          if (cid !== id) safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: `This connection is bound to ${id}; sync other conversations on a user connection` }));
         }
         if (frame.cursors[id] !== undefined) await replayInto(ws, id, frame.cursors[id], (cursor) => this.replay(id, a.userId, cursor));
-        safeSend(ws, serverFrame("sync_done", "Sync complete", { conversations: { [id]: this.lastSeq } }));
+        safeSend(ws, serverFrame("sync_done", { conversations: { [id]: this.lastSeq } }));
         return;
       }
       case "call": {
         const r = await relayCall(this.env, a.userId, a.username, frame, a.connId);
-        safeSend(ws, r.ok ? serverFrame("call_sent", "Call signal sent", r.value) : errorFrame(r.error));
+        safeSend(ws, r.ok ? serverFrame("call_sent", r.value) : serverFrame("error", { code: r.code, error: r.error }));
         return;
       }
     }
@@ -906,7 +901,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!a) return;
     const id = a.room ?? this.knownId();
     if (a.room && id) {
-      this.broadcast(serverFrame("user_left", "User left room", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
+      this.broadcast(serverFrame("user_left", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
     }
     if (id) void userStub(this.env, a.userId).remoteClosed(a.userId, `${id}:${a.connId}`).catch(() => undefined);
   }

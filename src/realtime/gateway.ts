@@ -7,7 +7,7 @@ import { verifyAccessToken } from "../lib/jwt";
 import { log } from "../middleware/observability";
 import { membership } from "../routes/conversations/conversations.service";
 import { ensureRoomMember } from "./membership";
-import { CloseCodes, errorFrame, pongFrame } from "./protocol";
+import { CloseCodes, serverFrame, wire, type EncodedFrame, type ErrorCode } from "../protocol";
 import { conversationStub, userStub } from "./push";
 
 export interface Identity {
@@ -21,21 +21,21 @@ export interface Binding {
   conversationId?: string;
 }
 
-const AUTH_FAILED = errorFrame("Invalid or expired token", "Authentication failed");
+const authFailed = (code: ErrorCode) => serverFrame("error", { code, error: "Invalid or expired token" }, "Authentication failed");
 
 /** How long a socket the Worker holds may wait for its credentials (seed 001's auth frame, socket.io's CONNECT). */
 export const authTimeoutMs = (env: Env) => Number(env.WS_AUTH_TIMEOUT_MS) || 30_000;
 
 /** Checks the account is active and the right to read a bound conversation (joining an open room first, as seed 001's join_room does). */
-async function authorizeBinding(env: Env, identity: Identity, binding: Binding): Promise<string | null> {
+async function authorizeBinding(env: Env, identity: Identity, binding: Binding): Promise<{ code: ErrorCode; error: string } | null> {
   const db = drizzle(env.DB, { schema });
   // an access token outlives a disabled account by up to an hour: no new connection with it
   const user = await db.select({ disabledAt: schema.users.disabledAt }).from(schema.users).where(eq(schema.users.id, identity.userId)).get();
-  if (!user || user.disabledAt) return "This account has been disabled";
+  if (!user || user.disabledAt) return { code: "ACCOUNT_DISABLED", error: "This account has been disabled" };
   if (!binding.conversationId) return null;
   const joined = await ensureRoomMember(env, binding.conversationId, identity.userId);
-  if (!joined.ok) return joined.error;
-  return (await membership(db, binding.conversationId, identity.userId)) ? null : "You are not a member of this conversation";
+  if (!joined.ok) return { code: joined.code, error: joined.error };
+  return (await membership(db, binding.conversationId, identity.userId)) ? null : { code: "FORBIDDEN", error: "You are not a member of this conversation" };
 }
 
 function upstreamRequest(url: string, identity: Identity, binding: Binding, from?: Request) {
@@ -57,10 +57,10 @@ function target(env: Env, identity: Identity, binding: Binding) {
 }
 
 /** A socket the Worker accepts only to say why it is refused, then closes. */
-export function refuse(frame: string, code: number, reason: string): Response {
+export function refuse(frame: EncodedFrame, code: number, reason: string): Response {
   const [client, server] = Object.values(new WebSocketPair());
   server.accept();
-  server.send(frame);
+  server.send(wire(frame));
   server.close(code, reason);
   return new Response(null, { status: 101, webSocket: client });
 }
@@ -68,7 +68,7 @@ export function refuse(frame: string, code: number, reason: string): Response {
 /** Authenticated at connect: hand the client's socket to the object that owns it (user or conversation). */
 export async function handOff(env: Env, request: Request, identity: Identity, binding: Binding): Promise<Response> {
   const denied = await authorizeBinding(env, identity, binding);
-  if (denied) return refuse(errorFrame(denied), CloseCodes.removed, "Not allowed");
+  if (denied) return refuse(serverFrame("error", denied), CloseCodes.removed, "Not allowed");
   return target(env, identity, binding).fetch(upstreamRequest(request.url, identity, binding, request));
 }
 
@@ -77,11 +77,11 @@ export async function handOff(env: Env, request: Request, identity: Identity, bi
  * conversation's) connection as the object's own client; otherwise why not, with the close code
  * that says so (4003 refused, 1011 the object did not answer with a socket).
  */
-export async function openUpstream(env: Env, url: string, identity: Identity, binding: Binding): Promise<WebSocket | { error: string; code: number }> {
+export async function openUpstream(env: Env, url: string, identity: Identity, binding: Binding): Promise<WebSocket | { error: string; errorCode: ErrorCode; code: number }> {
   const denied = await authorizeBinding(env, identity, binding);
-  if (denied) return { error: denied, code: CloseCodes.removed };
+  if (denied) return { error: denied.error, errorCode: denied.code, code: CloseCodes.removed };
   const ws = (await target(env, identity, binding).fetch(upstreamRequest(url, identity, binding))).webSocket;
-  if (!ws) return { error: "Could not open the connection", code: 1011 };
+  if (!ws) return { error: "Could not open the connection", errorCode: "INTERNAL", code: 1011 };
   ws.accept();
   return ws;
 }
@@ -99,7 +99,7 @@ export function holdForAuth(env: Env, request: Request, binding: Binding, timeou
   const backlog: (string | ArrayBuffer)[] = [];
   const timer = setTimeout(() => {
     if (upstream || authenticating) return;
-    server.send(errorFrame("Authentication timeout: send {\"type\":\"auth\",\"token\":…} within 30 seconds", "Authentication failed"));
+    server.send(wire(serverFrame("error", { code: "UNAUTHORIZED", error: "Authentication timeout: send {\"type\":\"auth\",\"token\":…} within 30 seconds" }, "Authentication failed")));
     server.close(CloseCodes.authTimeout, "Authentication timeout");
   }, timeoutMs);
 
@@ -111,13 +111,13 @@ export function holdForAuth(env: Env, request: Request, binding: Binding, timeou
       identity = { userId: claims.sub, username: claims.username };
     } catch (err) {
       if (!(err instanceof AppError)) log("error", "ws auth failed", { error: String(err) });
-      server.send(AUTH_FAILED);
+      server.send(wire(authFailed(err instanceof AppError ? err.code : "UNAUTHORIZED")));
       server.close(CloseCodes.authFailed, "Authentication failed");
       return;
     }
     const ws = await openUpstream(env, request.url, identity, binding);
     if ("error" in ws) {
-      server.send(errorFrame(ws.error));
+      server.send(wire(serverFrame("error", { code: ws.errorCode, error: ws.error })));
       server.close(ws.code, ws.code === CloseCodes.removed ? "Not allowed" : "Upstream refused");
       return;
     }
@@ -156,22 +156,22 @@ export function holdForAuth(env: Env, request: Request, binding: Binding, timeou
       parsed = null;
     }
     if (!parsed || typeof parsed !== "object") {
-      server.send(errorFrame("Invalid JSON format"));
+      server.send(wire(serverFrame("error", { code: "MALFORMED_JSON", error: "Invalid JSON format" })));
       return;
     }
     if (parsed.type === "ping") {
-      server.send(pongFrame());
+      server.send(wire(serverFrame("pong", { timestamp: Math.floor(Date.now() / 1000) })));
       return;
     }
     const token = parsed.token ?? parsed.data?.token;
     if (parsed.type !== "auth" || typeof token !== "string") {
-      server.send(errorFrame("Authentication required: send {\"type\":\"auth\",\"token\":…} first", "Authentication required"));
+      server.send(wire(serverFrame("error", { code: "UNAUTHORIZED", error: "Authentication required: send {\"type\":\"auth\",\"token\":…} first" }, "Authentication required")));
       return;
     }
     void connect(token).catch((err) => {
       log("error", "ws hand-off failed", { error: String(err) });
       try {
-        server.send(errorFrame("Internal error"));
+        server.send(wire(serverFrame("error", { code: "INTERNAL", error: "Internal error" })));
         server.close(1011, "Internal error");
       } catch {
         // already closed

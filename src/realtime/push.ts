@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import type { EncodedFrame } from "../protocol";
 import type { ConversationDO } from "./conversation-do";
 import type { UserDO } from "./user-do";
 
@@ -10,17 +11,6 @@ type PublicMethods<T> = { [K in keyof T as T[K] extends (...args: never[]) => un
 export type ConversationApi = PublicMethods<Omit<ConversationDO, "fetch" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError">>;
 export type UserApi = PublicMethods<Omit<UserDO, "fetch" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError">>;
 
-/** A server frame as PROTOCOL.md defines it: `{success, message, data: {type, ...}}`. */
-export interface ServerFrame {
-  success: true;
-  message: string;
-  data: { type: string } & Record<string, unknown>;
-}
-
-export function frame(type: string, message: string, data: Record<string, unknown> = {}): ServerFrame {
-  return { success: true, message, data: { type, ...data } };
-}
-
 export function userStub(env: Env, userId: string): UserApi & { fetch(req: Request): Promise<Response> } {
   return env.USER.get(env.USER.idFromName(userId)) as unknown as UserApi & { fetch(req: Request): Promise<Response> };
 }
@@ -30,7 +20,7 @@ export function conversationStub(env: Env, conversationId: string): Conversation
 }
 
 /** Pushes frames to every live device of each user; users with no socket cost one cheap RPC that finds none. */
-export async function pushToUsers(env: Env, userIds: string[], frames: ServerFrame[]) {
+export async function pushToUsers(env: Env, userIds: string[], frames: EncodedFrame[]) {
   await Promise.all([...new Set(userIds)].map((id) => userStub(env, id).deliver(frames)));
 }
 

@@ -7,6 +7,7 @@ import { randomToken } from "../lib/ids";
 import { verifyAccessToken } from "../lib/jwt";
 import { log } from "../middleware/observability";
 import { membership, openDm } from "../routes/conversations/conversations.service";
+import type { MessageFields } from "../protocol";
 import { openUpstream, type Identity } from "./gateway";
 
 /**
@@ -63,19 +64,7 @@ const MAX_BOUND_GROUPS = 50;
 /** How far back (in seqs) a conversation's emitted messages are remembered for de-duplication. */
 const SEEN_WINDOW = 1000;
 type Core = { type: string } & Record<string, unknown>;
-type CoreMessage = {
-  id: string;
-  seq: number;
-  conversation_id: string;
-  content: string | null;
-  message_type: string;
-  msg_type: number;
-  created_at: string;
-  client_id: string | null;
-  attachments: string[];
-  sender: { id: string; username: string };
-  replay?: boolean;
-};
+type CoreMessage = MessageFields & { replay?: boolean };
 
 /** Seed 000's message object (plus our ids). */
 function message000(m: CoreMessage) {

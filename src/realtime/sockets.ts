@@ -1,6 +1,7 @@
 import { log } from "../middleware/observability";
 import type { Result } from "./result";
-import { admitFrame, errorFrame, safeSend, type ClientFrameT, type RateLimits, type SocketAttachment } from "./protocol";
+import { serverFrame, type ClientFrameT, type EncodedFrame } from "../protocol";
+import { admitFrame, safeSend, type RateLimits, type SocketAttachment } from "./protocol";
 
 /**
  * An object's open sockets with their attachments. serializeAttachment is the source of truth
@@ -73,7 +74,7 @@ export async function onSocketFrame(
     await handle(ws, a, frame);
   } catch (err) {
     log("error", "socket frame failed", { error: String(err), type: frame.type, room: a.room });
-    safeSend(ws, errorFrame("Internal error"));
+    safeSend(ws, serverFrame("error", { code: "INTERNAL", error: "Internal error" }));
   }
 }
 
@@ -87,7 +88,7 @@ export function finishClose(ws: WebSocket, code: number) {
 }
 
 interface ReplayPage {
-  frames: string[];
+  frames: EncodedFrame[];
   next: number;
   has_more: boolean;
   last_seq: number;
@@ -99,7 +100,7 @@ export async function replayInto(ws: WebSocket, conversationId: string, after: n
   for (;;) {
     const r = await page(cursor);
     if (!r.ok) {
-      safeSend(ws, errorFrame(`${conversationId}: ${r.error}`));
+      safeSend(ws, serverFrame("error", { code: r.code, error: `${conversationId}: ${r.error}` }));
       return null;
     }
     for (const f of r.value.frames) safeSend(ws, f);

@@ -9,24 +9,17 @@ import { log } from "../middleware/observability";
 import { relayCall } from "./calls";
 import type { PushFrame } from "./conversation-do";
 import { ensureRoomMember } from "./membership";
+import { CloseCodes, messageFields, serverFrame, targetOf, type ClientFrameT, type EncodedFrame, type UserStatus } from "../protocol";
 import {
-  authenticatedFrame,
-  CloseCodes,
-  errorFrame,
-  messageFrame,
   newAttachment,
-  pongFrame,
   rateLimits,
   safeSend,
-  serverFrame,
-  targetOf,
-  type ClientFrameT,
   type SocketAttachment,
 } from "./protocol";
-import { conversationStub, frame, pushToUsers, type ServerFrame } from "./push";
+import { conversationStub, pushToUsers } from "./push";
 import { finishClose, onSocketFrame, replayInto, SocketSet } from "./sockets";
 
-type Status = "ONLINE" | "AWAY" | "BUSY" | "OFFLINE";
+type Status = UserStatus;
 const TICKET_TTL_MS = 60_000;
 
 /**
@@ -45,10 +38,9 @@ export class UserDO extends DurableObject<Env> {
   // ---- pushes from the rest of the system ------------------------------------------------------------
 
   /** Sends notification-style frames to every open socket of this user. */
-  async deliver(frames: ServerFrame[]): Promise<number> {
+  async deliver(frames: EncodedFrame[]): Promise<number> {
     const entries = [...this.sockets.entries()];
-    const data = frames.map((f) => JSON.stringify(f));
-    for (const [ws] of entries) for (const d of data) safeSend(ws, d);
+    for (const [ws] of entries) for (const f of frames) safeSend(ws, f);
     return entries.length;
   }
 
@@ -56,7 +48,7 @@ export class UserDO extends DurableObject<Env> {
   async disconnectAll(reason: string): Promise<number> {
     const entries = [...this.sockets.entries()];
     for (const [ws] of entries) {
-      safeSend(ws, errorFrame(reason, "Connection closed"));
+      safeSend(ws, serverFrame("error", { code: "ACCOUNT_DISABLED", error: reason }, "Connection closed"));
       try {
         ws.close(CloseCodes.removed, reason);
       } catch {
@@ -78,7 +70,7 @@ export class UserDO extends DurableObject<Env> {
       const here = a.room === conversationId;
       inRoom ||= here;
       if (!member && !here) continue;
-      for (const f of frames) if (f.origin !== a.connId) safeSend(ws, f.data);
+      for (const f of frames) if (f.origin !== a.connId) safeSend(ws, f.frame);
     }
     if (!entries.length && member) await this.ctx.storage.put(`watch:${conversationId}`, true);
     return { sockets: entries.length, inRoom };
@@ -132,7 +124,7 @@ export class UserDO extends DurableObject<Env> {
       await pushToUsers(
         this.env,
         friends.map((f) => f.id),
-        [frame("user_status", "User status changed", { user_id: userId, status, last_seen: lastSeen })],
+        [serverFrame("user_status", { user_id: userId, status, last_seen: lastSeen })],
       ).catch((err) => log("warn", "status push failed", { user_id: userId, error: String(err) }));
     }
     return { id: userId, status, last_seen: lastSeen };
@@ -179,7 +171,7 @@ export class UserDO extends DurableObject<Env> {
     const [client, server] = Object.values(new WebSocketPair());
     this.ctx.acceptWebSocket(server, [`dev:${deviceId}`]);
     this.sockets.save(server, newAttachment(userId, username, deviceId, null, this.limits));
-    server.send(authenticatedFrame(userId, username));
+    safeSend(server, serverFrame("authenticated", { user_id: userId, username, status: "connected" }));
     await this.refreshPresence(userId);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -201,50 +193,50 @@ export class UserDO extends DurableObject<Env> {
     const target = "conversation_id" in frame || "room_id" in frame ? targetOf(frame as { conversation_id?: string; room_id?: string }) : undefined;
     switch (frame.type) {
       case "auth":
-        safeSend(ws, authenticatedFrame(a.userId, a.username));
+        safeSend(ws, serverFrame("authenticated", { user_id: a.userId, username: a.username, status: "connected" }));
         return;
       case "ping":
-        safeSend(ws, pongFrame());
+        safeSend(ws, serverFrame("pong", { timestamp: Math.floor(Date.now() / 1000) }));
         return;
       case "join_room": {
         if (!target) {
-          safeSend(ws, errorFrame("room_id is required"));
+          safeSend(ws, serverFrame("error", { code: "VALIDATION_ERROR", error: "room_id is required" }));
           return;
         }
         if (a.room && a.room !== target) {
           const previous = a.room;
           await this.leaveRoom(ws, a);
-          safeSend(ws, serverFrame("room_left", "Room left successfully", { room_id: previous, conversation_id: previous, user_id: a.userId }));
+          safeSend(ws, serverFrame("room_left", { room_id: previous, conversation_id: previous, user_id: a.userId }));
         }
         const joined = await ensureRoomMember(this.env, target, a.userId);
         if (!joined.ok) {
-          safeSend(ws, errorFrame(joined.error));
+          safeSend(ws, serverFrame("error", { code: joined.code, error: joined.error }));
           return;
         }
         const r = await conversationStub(this.env, target).subscribe(target, a.userId, a.connId);
         if (!r.ok) {
-          safeSend(ws, errorFrame(r.error));
+          safeSend(ws, serverFrame("error", { code: r.code, error: r.error }));
           return;
         }
         a.room = target;
         this.sockets.save(ws, a);
-        safeSend(ws, serverFrame("room_joined", "Room joined successfully", { room_id: target, conversation_id: target, user_id: a.userId }));
+        safeSend(ws, serverFrame("room_joined", { room_id: target, conversation_id: target, user_id: a.userId }));
         return;
       }
       case "leave_room": {
         if (!a.room) {
-          safeSend(ws, errorFrame("You are not in any room"));
+          safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: "You are not in any room" }));
           return;
         }
         const room = a.room;
         await this.leaveRoom(ws, a);
-        safeSend(ws, serverFrame("room_left", "Room left successfully", { room_id: room, conversation_id: room, user_id: a.userId }));
+        safeSend(ws, serverFrame("room_left", { room_id: room, conversation_id: room, user_id: a.userId }));
         return;
       }
       case "send_message": {
         const conversationId = target ?? a.room;
         if (!conversationId) {
-          safeSend(ws, errorFrame("You are not in any room"));
+          safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: "You are not in any room" }));
           return;
         }
         const r = await conversationStub(this.env, conversationId).send({
@@ -258,31 +250,31 @@ export class UserDO extends DurableObject<Env> {
           reply_to: frame.reply_to,
           origin: a.connId,
         });
-        safeSend(ws, r.ok ? messageFrame("message_sent", r.value.message, { duplicate: r.value.duplicate }) : errorFrame(r.error, "Failed to send message", { code: r.code, client_id: frame.client_id }));
+        safeSend(ws, r.ok ? serverFrame("message_sent", { ...messageFields(r.value.message), duplicate: r.value.duplicate }) : serverFrame("error", { code: r.code, error: r.error, client_id: frame.client_id }, "Failed to send message"));
         return;
       }
       case "typing": {
         const conversationId = target ?? a.room;
         if (!conversationId) {
-          safeSend(ws, errorFrame("You are not in any room"));
+          safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: "You are not in any room" }));
           return;
         }
         const r = await conversationStub(this.env, conversationId).typing(conversationId, a.userId, frame.is_typing, a.connId);
-        if (!r.ok) safeSend(ws, errorFrame(r.error));
+        if (!r.ok) safeSend(ws, serverFrame("error", { code: r.code, error: r.error }));
         return;
       }
       case "mark_read": {
         const conversationId = target ?? a.room;
         if (!conversationId) {
-          safeSend(ws, errorFrame("conversation_id is required"));
+          safeSend(ws, serverFrame("error", { code: "VALIDATION_ERROR", error: "conversation_id is required" }));
           return;
         }
         const r = await conversationStub(this.env, conversationId).markRead(conversationId, a.userId, frame.seq ?? 0, frame.message_ids);
-        if (!r.ok) safeSend(ws, errorFrame(r.error));
+        if (!r.ok) safeSend(ws, serverFrame("error", { code: r.code, error: r.error }));
         return;
       }
       case "status_update":
-        safeSend(ws, serverFrame("status_updated", "Status updated", await this.setStatus(a.userId, frame.status)));
+        safeSend(ws, serverFrame("status_updated", await this.setStatus(a.userId, frame.status)));
         return;
       case "sync": {
         const done: Record<string, number> = {};
@@ -290,12 +282,12 @@ export class UserDO extends DurableObject<Env> {
           const last = await replayInto(ws, conversationId, after, (cursor) => conversationStub(this.env, conversationId).replay(conversationId, a.userId, cursor));
           if (last !== null) done[conversationId] = last;
         }
-        safeSend(ws, serverFrame("sync_done", "Sync complete", { conversations: done }));
+        safeSend(ws, serverFrame("sync_done", { conversations: done }));
         return;
       }
       case "call": {
         const r = await relayCall(this.env, a.userId, a.username, frame, a.connId);
-        safeSend(ws, r.ok ? serverFrame("call_sent", "Call signal sent", r.value) : errorFrame(r.error));
+        safeSend(ws, r.ok ? serverFrame("call_sent", r.value) : serverFrame("error", { code: r.code, error: r.error }));
         return;
       }
     }

@@ -90,7 +90,7 @@ describe("seed 001 protocol", () => {
     expect(idle.frames[0]).toMatchObject({ success: false, message: "Authentication failed" });
     const bad = await connect();
     bad.send({ type: "auth", token: "nope" });
-    expect(await bad.next((f) => f.success === false)).toEqual({ success: false, message: "Authentication failed", error: "Invalid or expired token" });
+    expect(await bad.next((f) => f.success === false)).toEqual({ success: false, message: "Authentication failed", error: "Invalid or expired token", code: "UNAUTHORIZED" });
     expect((await bad.closed).code).toBe(4001);
     const badQuery = await connect("token=garbage");
     expect(badQuery.frames[0] ?? (await badQuery.next((f) => f.success === false))).toMatchObject({ success: false, message: "Authentication failed" });
@@ -345,20 +345,22 @@ describe("bad input on the socket", () => {
     const sb = await authed(b, `room_id=${group}`);
     for (const s of [sa, sb]) {
       s.send("{not json");
-      expect(await s.next((f) => f.success === false)).toEqual({ success: false, message: "Request failed", error: "Invalid JSON format" });
+      expect(await s.next((f) => f.success === false)).toEqual({ success: false, message: "Request failed", error: "Invalid JSON format", code: "MALFORMED_JSON" });
       s.send({ type: "invalid_type" });
-      expect((await s.next((f) => f.success === false)).error).toBe("Unknown message type: invalid_type");
+      expect(await s.next((f) => f.success === false)).toMatchObject({ error: "Unknown message type: invalid_type", code: "BAD_REQUEST" });
       s.send({ type: "typing", is_typing: "yes", conversation_id: group });
-      expect((await s.next((f) => f.success === false)).error).toContain("is_typing");
+      const invalid = await s.next((f) => f.success === false);
+      expect(invalid.error).toContain("is_typing");
+      expect(invalid.code).toBe("VALIDATION_ERROR");
       s.send({ type: "send_message", conversation_id: group, content: "x".repeat(70 * 1024) });
-      expect((await s.next((f) => f.success === false)).error).toContain("too large");
+      expect(await s.next((f) => f.success === false)).toMatchObject({ error: expect.stringContaining("too large"), code: "PAYLOAD_TOO_LARGE" });
       s.send([1, 2]);
-      expect((await s.next((f) => f.success === false)).error).toBe("Invalid JSON format");
+      expect(await s.next((f) => f.success === false)).toMatchObject({ error: "Invalid JSON format", code: "MALFORMED_JSON" });
     }
     sa.send({ type: "send_message", content: "no room" });
-    expect((await sa.next((f) => f.success === false)).error).toBe("You are not in any room");
+    expect(await sa.next((f) => f.success === false)).toMatchObject({ error: "You are not in any room", code: "BAD_REQUEST" });
     sa.send({ type: "send_message", conversation_id: "grp_0000000000notmine000", content: "hi" });
-    expect((await sa.next((f) => f.success === false)).message).toBe("Failed to send message");
+    expect(await sa.next((f) => f.success === false)).toMatchObject({ message: "Failed to send message", code: "NOT_FOUND" });
     // everything still works
     sb.send({ type: "send_message", content: "still alive" });
     expect((await sb.next("message_sent")).data!.content).toBe("still alive");

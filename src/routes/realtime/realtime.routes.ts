@@ -4,7 +4,7 @@ import { AppError } from "../../lib/errors";
 import { verifyAccessToken } from "../../lib/jwt";
 import { bearer, createRouter, envelope, errors, ok } from "../../lib/openapi";
 import { authTimeoutMs, handOff, holdForAuth, refuse } from "../../realtime/gateway";
-import { CloseCodes, errorFrame } from "../../realtime/protocol";
+import { CloseCodes, serverFrame, type ErrorCode } from "../../protocol";
 import { userStub } from "../../realtime/push";
 import { ConversationId } from "../messages/messages.schemas";
 
@@ -33,13 +33,13 @@ router.openapi(
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new AppError("UPGRADE_REQUIRED", "Connect with a WebSocket client (Upgrade: websocket)");
     const q = c.req.valid("query");
     const binding = { deviceId: q.device_id, conversationId: q.room_id ?? q.conversation_id };
-    const authFailed = () => refuse(errorFrame("Invalid or expired token", "Authentication failed"), CloseCodes.authFailed, "Authentication failed");
+    const authFailed = (code: ErrorCode = "UNAUTHORIZED") => refuse(serverFrame("error", { code, error: "Invalid or expired token" }, "Authentication failed"), CloseCodes.authFailed, "Authentication failed");
     if (q.token) {
       try {
         const claims = await verifyAccessToken(c.env, q.token);
         return handOff(c.env, c.req.raw, { userId: claims.sub, username: claims.username }, binding) as never;
       } catch (err) {
-        if (err instanceof AppError && err.status === 401) return authFailed() as never;
+        if (err instanceof AppError && err.status === 401) return authFailed(err.code) as never;
         throw err;
       }
     }
