@@ -10,7 +10,22 @@
  */
 export { EdgeIm, tokenExp, type ClientOptions, type DataOf, type Schemas, type Session } from "./client";
 export { EdgeImError } from "./errors";
-export { CloseCode, Realtime, browserSocket, type Message, type OpenSocket, type OutgoingMessage, type RealtimeOptions, type SocketLike } from "./realtime";
+export {
+  CloseCodes,
+  Realtime,
+  browserSocket,
+  type ClientFrameInput,
+  type EventFrameType,
+  type Message,
+  type MessageViewT,
+  type OpenSocket,
+  type OutgoingMessage,
+  type RealtimeEvents,
+  type RealtimeOptions,
+  type ServerFrame,
+  type ServerFrameFields,
+  type SocketLike,
+} from "./realtime";
 export { uploadFile, type StoredFile, type UploadOptions } from "./upload";
 export type { components, paths } from "./openapi";
 export { OPENAPI_SHA256 } from "./openapi";

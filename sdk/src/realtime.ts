@@ -1,19 +1,33 @@
-import type { EdgeIm, Schemas } from "./client";
+// Frame and message types come from the server's protocol module (src/protocol/, no Workers or
+// database imports): type-only imports, plus the close codes (a plain object), so no schema code is bundled.
+import type { ClientFrameInput, ClientFrameOf, ErrorFrame, EventFrameType, MessageFields, MessageViewT, ServerFrame, ServerFrameFields } from "../../src/protocol";
+import { CloseCodes } from "../../src/protocol/close-codes";
+import type { EdgeIm } from "./client";
 import { tokenExp } from "./client";
 import { EdgeImError } from "./errors";
 
-/** A stored message as the REST API shows it; live ones may carry `replay: true` (re-sent by a sync). */
-export type Message = Schemas["Message"] & { replay?: boolean };
+export { CloseCodes };
+export type { ClientFrameInput, EventFrameType, MessageViewT, ServerFrame, ServerFrameFields };
 
-export interface OutgoingMessage {
-  content?: string;
-  /** text (default), image, file, … */
-  message_type?: Schemas["Message"]["type"];
-  attachments?: string[];
-  reply_to?: string;
-  payload?: Record<string, unknown>;
-  client_id?: string;
-}
+/** A stored message as the REST API shows it; live ones may carry `replay: true` (re-sent by a sync). */
+export type Message = MessageViewT & { replay?: boolean };
+
+/** A message to send: a `send_message` frame's fields (PROTOCOL.md), without the frame type and target. */
+export type OutgoingMessage = Omit<ClientFrameOf<"send_message">, "type" | "conversation_id" | "room_id">;
+
+/** The events a Realtime connection emits: every server frame type, plus the SDK's own. */
+export type RealtimeEvents = { [K in EventFrameType]: ServerFrameFields[K] } & {
+  /** Each new message once, in seq order (message_sent and message_received, deduplicated and ordered). */
+  message: Message;
+  open: Record<string, never>;
+  close: { code: number };
+  synced: ServerFrameFields["sync_done"];
+  error: Error;
+  /** A fresh token was accepted on the open socket. */
+  reauthenticated: ServerFrameFields["authenticated"];
+  /** The session ended (4004, or a refused refresh token): sign in again. */
+  signedout: Error;
+};
 
 /** The part of a WebSocket the SDK uses (a browser WebSocket, a `ws` socket, a Workers socket). */
 export interface SocketLike {
@@ -33,12 +47,9 @@ export const browserSocket: OpenSocket = (url) =>
     ws.addEventListener("error", () => reject(new Error("could not connect")), { once: true });
   });
 
-/** Close codes (PROTOCOL.md). */
-export const CloseCode = { replaced: 4000, authFailed: 4001, authTimeout: 4002, removed: 4003, sessionEnded: 4004, tokenExpired: 4005 } as const;
-
 type Listener = (data: never) => void;
 interface Pending {
-  frame: Record<string, unknown>;
+  frame: ClientFrameInput & { client_id: string };
   promise: Promise<Message>;
   resolve: (m: Message) => void;
   reject: (e: Error) => void;
@@ -79,7 +90,7 @@ export interface RealtimeOptions {
  * with a fresh token before the old one expires.
  *
  * Events: `message` (each new message once, in order), `open`, `close` ({code}), `synced`, `error`,
- * `signedout` (the session ended: log in again), and every other server frame by its type
+ * `reauthenticated` (a fresh token was accepted on the open socket), `signedout` (the session ended: log in again), and every other server frame by its type
  * (`typing`, `message_read`, `message_edited`, `reaction_updated`, `unread`, `notification`, …).
  */
 export class Realtime {
@@ -113,14 +124,14 @@ export class Realtime {
     return this.socket !== null;
   }
 
-  on<T = Record<string, unknown>>(type: string, listener: (data: T) => void): () => void {
+  on<K extends keyof RealtimeEvents>(type: K, listener: (data: RealtimeEvents[K]) => void): () => void {
     const set = this.listeners.get(type) ?? new Set();
     set.add(listener as Listener);
     this.listeners.set(type, set);
     return () => set.delete(listener as Listener);
   }
 
-  private emit(type: string, data: unknown) {
+  private emit<K extends keyof RealtimeEvents>(type: K, data: RealtimeEvents[K]) {
     for (const l of this.listeners.get(type) ?? []) (l as (d: unknown) => void)(data);
   }
 
@@ -135,9 +146,21 @@ export class Realtime {
     this.stop(new Error("connection closed"));
   }
 
-  /** Drops the current socket as a network failure would (it reconnects and resumes by itself). */
+  /**
+   * Drops the current socket as a network failure would (it reconnects and resumes by itself), or,
+   * while waiting to reconnect, tries now (e.g. when the browser says it is online again).
+   */
   reconnect() {
-    this.socket?.close(1000, "reconnect");
+    if (this.stopped) return;
+    const socket = this.socket;
+    if (socket) {
+      // let go of it at once: its close event may wait for a network that is gone
+      this.onClose(socket, 1006);
+      return socket.close(1000, "reconnect");
+    }
+    this.attempt = 0;
+    clearTimeout(this.reconnectTimer);
+    void this.connect().catch(() => undefined);
   }
 
   /** Terminal: no more reconnects, and every pending send fails with `reason`. */
@@ -165,7 +188,7 @@ export class Realtime {
     const client_id = message.client_id ?? crypto.randomUUID();
     const existing = this.pending.get(client_id);
     if (existing) return existing.promise;
-    const frame = { ...message, type: "send_message", conversation_id: conversationId, client_id };
+    const frame = { ...message, type: "send_message" as const, conversation_id: conversationId, client_id };
     let resolve!: (m: Message) => void;
     let reject!: (e: Error) => void;
     const promise = new Promise<Message>((res, rej) => ((resolve = res), (reject = rej)));
@@ -185,11 +208,11 @@ export class Realtime {
   }
 
   /** Any other client frame (typing, mark_read, status_update, call, …); dropped while disconnected. */
-  sendFrame(frame: { type: string } & Record<string, unknown>) {
+  sendFrame(frame: ClientFrameInput) {
     this.trySend(frame);
   }
 
-  private trySend(frame: Record<string, unknown>) {
+  private trySend(frame: ClientFrameInput) {
     try {
       this.socket?.send(JSON.stringify(frame));
     } catch {
@@ -241,9 +264,9 @@ export class Realtime {
     this.emit("close", { code });
     if (this.stopped) return;
     // replaced by another connection of this device, or no longer allowed: stay down
-    if (code === CloseCode.replaced || code === CloseCode.removed) return this.stop(new EdgeImError(0, "CLOSED", `closed by the server (${code})`));
-    if (code === CloseCode.sessionEnded) return this.signedOut(new EdgeImError(401, "SESSION_ENDED", "This session was ended"));
-    if (code === CloseCode.authFailed || code === CloseCode.tokenExpired) {
+    if (code === CloseCodes.replaced || code === CloseCodes.removed) return this.stop(new EdgeImError(0, "CLOSED", `closed by the server (${code})`));
+    if (code === CloseCodes.sessionEnded) return this.signedOut(new EdgeImError(401, "SESSION_ENDED", "This session was ended"));
+    if (code === CloseCodes.authFailed || code === CloseCodes.tokenExpired) {
       void this.client.refresh().then(
         () => this.scheduleReconnect(),
         (err) => {
@@ -289,21 +312,23 @@ export class Realtime {
       this.socketToken = token;
       this.trySend({ type: "auth", token });
     } catch (err) {
-      this.emit("error", err);
+      this.emit("error", err instanceof Error ? err : new Error(String(err)));
       if (!this.client.session) this.signedOut(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
   private onFrame(raw: unknown) {
-    let frame: { success?: boolean; error?: string; code?: string; client_id?: string; data?: { type: string } & Record<string, unknown> };
+    let frame: ServerFrame;
     try {
       frame = JSON.parse(String(raw));
     } catch {
       return;
     }
+    if (!frame || typeof frame !== "object") return;
     if (frame.success === false) {
-      const error = new EdgeImError(400, frame.code ?? "REFUSED", frame.error ?? "refused");
-      if (frame.client_id && this.pending.has(frame.client_id)) this.settle(frame.client_id, error);
+      const f = frame as ErrorFrame;
+      const error = new EdgeImError(400, f.code ?? "REFUSED", f.error ?? "refused");
+      if (f.client_id && this.pending.has(f.client_id)) this.settle(f.client_id, error);
       else this.emit("error", error);
       return;
     }
@@ -315,14 +340,14 @@ export class Realtime {
         if (this.connectedOnce !== this.socket) {
           this.connectedOnce = this.socket;
           this.onOpen();
-        }
+        } else this.emit("reauthenticated", data);
         return;
       case "message_sent":
       case "message_received":
         this.accept(toMessage(data));
         return;
       case "sync_done":
-        this.afterSync(data as { conversations?: Record<string, number> });
+        this.afterSync(data);
         this.emit("synced", data);
         return;
       default:
@@ -414,26 +439,25 @@ export class Realtime {
 }
 
 /** A message frame (seed 001's fields plus ours) as the REST message view. */
-function toMessage(d: Record<string, unknown>): Message {
-  const f = d as Partial<Message> & { message_type?: Message["type"]; replay?: boolean };
+function toMessage(f: MessageFields & { replay?: boolean }): Message {
   return {
-    id: String(f.id),
-    conversation_id: String(f.conversation_id),
-    seq: Number(f.seq),
-    type: f.message_type ?? "text",
-    msg_type: f.msg_type ?? 0,
-    content: f.content ?? null,
-    payload: f.payload ?? null,
+    id: f.id,
+    conversation_id: f.conversation_id,
+    seq: f.seq,
+    type: f.message_type,
+    msg_type: f.msg_type,
+    content: f.content,
+    payload: f.payload,
     attachments: f.attachments ?? [],
     reply_to: f.reply_to ?? null,
-    sender: f.sender ?? { id: String(d.user_id), username: String(d.username) },
-    client_id: f.client_id ?? null,
-    created_at: f.created_at ?? new Date().toISOString(),
-    timestamp: f.timestamp ?? Math.floor(Date.now() / 1000),
-    edited_at: f.edited_at ?? null,
-    recalled: f.recalled ?? false,
-    deleted: f.deleted ?? false,
-    reactions: f.reactions ?? [],
+    sender: f.sender ?? { id: f.user_id, username: f.username },
+    client_id: f.client_id,
+    created_at: f.created_at,
+    timestamp: f.timestamp,
+    edited_at: null,
+    recalled: false,
+    deleted: false,
+    reactions: [],
     ...(f.replay ? { replay: true } : {}),
   };
 }
