@@ -60,7 +60,8 @@ export type ClientFrameOf<K extends ClientFrameType> = Extract<ClientFrameT, { t
 export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ClientFrame.options.map((o) => o.shape.type.value);
 const frameTypes = new Set<string>(CLIENT_FRAME_TYPES);
 
-export type ParsedFrame = { ok: true; frame: ClientFrameT } | { ok: false; code: ErrorCode; error: string; client_id?: string };
+/** A parsed frame, or why not (with the frame's type when it named a known one). */
+export type ParsedFrame = { ok: true; frame: ClientFrameT } | { ok: false; code: ErrorCode; error: string; client_id?: string; type?: ClientFrameType };
 
 /** The frame's size in bytes, counted only when the string could be over the limit. */
 export function oversize(raw: string | ArrayBuffer, limit = MAX_FRAME_BYTES): boolean {
@@ -95,7 +96,7 @@ export function parseFrame(raw: string | ArrayBuffer): ParsedFrame {
     const issue = parsed.error.issues[0];
     // a refused send names its client_id, so the client knows which send failed
     const clientId = typeof merged.client_id === "string" && merged.client_id.length <= 64 ? merged.client_id : undefined;
-    return { ok: false, code: "VALIDATION_ERROR", error: `Invalid ${type} frame: ${issue.path.join(".") || "frame"}: ${issue.message}`, ...(clientId ? { client_id: clientId } : {}) };
+    return { ok: false, code: "VALIDATION_ERROR", error: `Invalid ${type} frame: ${issue.path.join(".") || "frame"}: ${issue.message}`, type: type as ClientFrameType, ...(clientId ? { client_id: clientId } : {}) };
   }
   return { ok: true, frame: parsed.data };
 }

@@ -10,19 +10,12 @@ import { log } from "../middleware/observability";
 import type { MessageType, MessageViewT, SendMessageInput } from "../routes/messages/messages.schemas";
 import { checkAttachments, recordAttachments } from "../routes/files/files.service";
 import { MessageLog, previewText, type NewMessage, type StoredMessage } from "./message-log";
-import { CloseCodes, messageFields, serverFrame, targetOf, type ClientFrameT, type EncodedFrame } from "../protocol";
-import {
-  newAttachment,
-  rateLimits,
-  safeSend,
-  SYNC_PAGE,
-  type RateLimits,
-  type SocketAttachment,
-} from "./protocol";
+import { CloseCodes, messageFields, serverFrame, type EncodedFrame } from "../protocol";
+import { dispatch, type SessionPort } from "./dispatch";
+import { newAttachment, rateLimits, safeClose, safeSend, SYNC_PAGE, type RateLimits } from "./protocol";
 import { userStub } from "./push";
 import { capture, type Result } from "./result";
-import { finishClose, onSocketFrame, replayInto, SocketSet } from "./sockets";
-import { relayCall } from "./calls";
+import { finishClose, SocketSet } from "./sockets";
 
 /** A frame bound for a user's object: the serialized frame and the connection it came from (not echoed there). */
 export interface PushFrame {
@@ -595,7 +588,7 @@ export class ConversationDO extends DurableObject<Env> {
   // ---- read state ---------------------------------------------------------------------------------------
 
   /** Moves the member's read mark forward (never back, never past the last message) and tells the others. */
-  async markRead(conversationId: string, userId: string, seq: number, messageIds: string[] = []) {
+  async markRead(conversationId: string, userId: string, seq: number, messageIds: string[] = [], origin?: string) {
     return capture(async () => {
       const state = await this.conversation(conversationId);
       const m = this.member(state, userId);
@@ -615,7 +608,7 @@ export class ConversationDO extends DurableObject<Env> {
       };
       this.broadcast(serverFrame("message_read", { conversation_id: conversationId, user_id: userId, seq: readSeq }), undefined, userId);
       void userStub(this.env, userId)
-        .receive(conversationId, [{ frame: serverFrame("unread", result) }], true)
+        .receive(conversationId, [{ frame: serverFrame("unread", result), origin }], true)
         .catch(() => undefined);
       return result;
     });
@@ -802,89 +795,47 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
-    await onSocketFrame(ws, raw, this.sockets, this.limits, (socket, a, frame) => this.handleFrame(socket, a, frame));
+    if (ws.readyState === WebSocket.OPEN) await dispatch(this.port(ws), raw);
   }
 
-  private async handleFrame(ws: WebSocket, a: SocketAttachment, frame: ClientFrameT) {
-    const state = this.state ?? (await this.conversation(this.log.getMeta("conversation_id")!));
-    const id = state.id;
-    const target = "conversation_id" in frame || "room_id" in frame ? targetOf(frame as { conversation_id?: string; room_id?: string }) : undefined;
-    if (target && target !== id && frame.type !== "call") {
-      safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: `This connection is bound to ${id}; use a user connection for other conversations` }));
-      return;
-    }
-    switch (frame.type) {
-      case "auth":
-        safeSend(ws, serverFrame("authenticated", { user_id: a.userId, username: a.username, status: "connected", conversation_id: id, room_id: id }));
-        return;
-      case "ping":
-        safeSend(ws, serverFrame("pong", { timestamp: Math.floor(Date.now() / 1000) }));
-        return;
-      case "join_room": {
+  /** How the dispatcher reaches this object for one of its bound sockets: every frame acts on this conversation (calls aside). */
+  private port(ws: WebSocket): SessionPort {
+    const a = this.sockets.get(ws);
+    const id = this.knownId()!;
+    const only = (target: string | undefined) => {
+      if (target && target !== id) throw new AppError("BAD_REQUEST", `This connection is bound to ${id}; use a user connection for other conversations`);
+    };
+    return {
+      session: a,
+      budget: a,
+      limits: this.limits,
+      env: this.env,
+      reply: (f) => safeSend(ws, f),
+      close: (code, reason) => safeClose(ws, code, reason),
+      saveBudget: () => ws.serializeAttachment(a),
+      authenticate: async () => serverFrame("authenticated", { user_id: a.userId, username: a.username, status: "connected", conversation_id: id, room_id: id }),
+      join: async (target) => {
+        only(target);
         const wasOut = a.room === null;
         a.room = id;
         this.sockets.save(ws, a);
-        safeSend(ws, serverFrame("room_joined", { room_id: id, conversation_id: id, user_id: a.userId }));
         if (wasOut) this.broadcast(serverFrame("user_joined", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
-        return;
-      }
-      case "leave_room": {
-        if (!a.room) {
-          safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: "You are not in any room" }));
-          return;
-        }
+        return serverFrame("room_joined", { room_id: id, conversation_id: id, user_id: a.userId });
+      },
+      leave: async (target) => {
+        only(target);
+        if (!a.room) throw new AppError("BAD_REQUEST", "You are not in any room");
         a.room = null;
         this.sockets.save(ws, a);
-        safeSend(ws, serverFrame("room_left", { room_id: id, conversation_id: id, user_id: a.userId }));
         this.broadcast(serverFrame("user_left", { user_id: a.userId, username: a.username, room_id: id, conversation_id: id }), a.connId, undefined, false);
-        return;
-      }
-      case "send_message": {
-        if (!a.room) {
-          safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: "You are not in any room" }));
-          return;
-        }
-        const result = await this.send({
-          conversationId: id,
-          senderId: a.userId,
-          type: frame.message_type ?? "text",
-          content: frame.content,
-          payload: frame.payload,
-          attachments: frame.attachments,
-          client_id: frame.client_id,
-          reply_to: frame.reply_to,
-          origin: a.connId,
-        });
-        safeSend(ws, result.ok ? serverFrame("message_sent", { ...messageFields(result.value.message), duplicate: result.value.duplicate }) : serverFrame("error", { code: result.code, error: result.error, client_id: frame.client_id }, "Failed to send message"));
-        return;
-      }
-      case "typing":
-        this.broadcast(serverFrame("typing", { conversation_id: id, user_id: a.userId, username: a.username, is_typing: frame.is_typing }), a.connId, a.userId);
-        return;
-      case "mark_read": {
-        const result = await this.markRead(id, a.userId, frame.seq ?? 0, frame.message_ids);
-        safeSend(ws, result.ok ? serverFrame("unread", result.value) : serverFrame("error", { code: result.code, error: result.error }));
-        return;
-      }
-      case "status_update": {
-        const r = await userStub(this.env, a.userId).setStatus(a.userId, frame.status);
-        safeSend(ws, serverFrame("status_updated", r));
-        return;
-      }
-      case "sync": {
-        for (const cid of Object.keys(frame.cursors)) {
-          if (cid !== id) safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: `This connection is bound to ${id}; sync other conversations on a user connection` }));
-        }
-        if (frame.cursors[id] !== undefined) await replayInto(ws, id, frame.cursors[id], (cursor) => this.replay(id, a.userId, cursor));
-        safeSend(ws, serverFrame("sync_done", { conversations: { [id]: this.lastSeq } }));
-        return;
-      }
-      case "call": {
-        const r = await relayCall(this.env, a.userId, a.username, frame, a.connId);
-        safeSend(ws, r.ok ? serverFrame("call_sent", r.value) : serverFrame("error", { code: r.code, error: r.error }));
-        return;
-      }
-    }
+        return serverFrame("room_left", { room_id: id, conversation_id: id, user_id: a.userId });
+      },
+      conversation: (target) => {
+        only(target);
+        return this;
+      },
+      setStatus: (status) => userStub(this.env, a.userId).setStatus(a.userId, status),
+    };
   }
 
   async webSocketClose(ws: WebSocket, code: number) {

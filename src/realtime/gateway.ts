@@ -8,6 +8,8 @@ import { log } from "../middleware/observability";
 import { membership } from "../routes/conversations/conversations.service";
 import { ensureRoomMember } from "./membership";
 import { CloseCodes, serverFrame, wire, type EncodedFrame, type ErrorCode } from "../protocol";
+import { admit, dispatch, type AnonymousPort } from "./dispatch";
+import { newBudget, rateLimits, safeClose } from "./protocol";
 import { conversationStub, userStub } from "./push";
 
 export interface Identity {
@@ -99,12 +101,11 @@ export function holdForAuth(env: Env, request: Request, binding: Binding, timeou
   const backlog: (string | ArrayBuffer)[] = [];
   const timer = setTimeout(() => {
     if (upstream || authenticating) return;
-    server.send(wire(serverFrame("error", { code: "UNAUTHORIZED", error: "Authentication timeout: send {\"type\":\"auth\",\"token\":…} within 30 seconds" }, "Authentication failed")));
-    server.close(CloseCodes.authTimeout, "Authentication timeout");
+    port.reply(serverFrame("error", { code: "UNAUTHORIZED", error: "Authentication timeout: send {\"type\":\"auth\",\"token\":…} within 30 seconds" }, "Authentication failed"));
+    safeClose(server, CloseCodes.authTimeout, "Authentication timeout");
   }, timeoutMs);
 
   const connect = async (token: string) => {
-    authenticating = true;
     let identity: Identity;
     try {
       const claims = await verifyAccessToken(env, token);
@@ -140,43 +141,46 @@ export function holdForAuth(env: Env, request: Request, binding: Binding, timeou
     for (const m of backlog.splice(0)) ws.send(m);
   };
 
+  // until the auth frame names the user, this socket is the dispatcher's anonymous kind: the same
+  // budget (rate, size, strikes) as any socket, answering only auth and ping
+  const limits = rateLimits(env);
+  const port: AnonymousPort = {
+    session: null,
+    budget: newBudget(limits),
+    limits,
+    reply: (f) => {
+      try {
+        server.send(wire(f));
+      } catch {
+        // closing
+      }
+    },
+    close: (code, reason) => {
+      clearTimeout(timer);
+      safeClose(server, code, reason);
+    },
+    authenticate: async (token) => {
+      authenticating = true;
+      void connect(token).catch((err) => {
+        log("error", "ws hand-off failed", { error: String(err) });
+        port.reply(serverFrame("error", { code: "INTERNAL", error: "Internal error" }));
+        safeClose(server, 1011, "Internal error");
+      });
+    },
+  };
+
   server.addEventListener("message", (e) => {
     if (upstream) {
+      // the object that now holds the connection meters and dispatches it
       upstream.send(e.data);
       return;
     }
     if (authenticating) {
-      backlog.push(e.data);
+      // frames sent while the token is checked wait for the connection, metered like the rest
+      if (admit(port, e.data)) backlog.push(e.data);
       return;
     }
-    let parsed: { type?: unknown; token?: unknown; data?: { token?: unknown } } | null = null;
-    try {
-      parsed = typeof e.data === "string" ? JSON.parse(e.data) : null;
-    } catch {
-      parsed = null;
-    }
-    if (!parsed || typeof parsed !== "object") {
-      server.send(wire(serverFrame("error", { code: "MALFORMED_JSON", error: "Invalid JSON format" })));
-      return;
-    }
-    if (parsed.type === "ping") {
-      server.send(wire(serverFrame("pong", { timestamp: Math.floor(Date.now() / 1000) })));
-      return;
-    }
-    const token = parsed.token ?? parsed.data?.token;
-    if (parsed.type !== "auth" || typeof token !== "string") {
-      server.send(wire(serverFrame("error", { code: "UNAUTHORIZED", error: "Authentication required: send {\"type\":\"auth\",\"token\":…} first" }, "Authentication required")));
-      return;
-    }
-    void connect(token).catch((err) => {
-      log("error", "ws hand-off failed", { error: String(err) });
-      try {
-        server.send(wire(serverFrame("error", { code: "INTERNAL", error: "Internal error" })));
-        server.close(1011, "Internal error");
-      } catch {
-        // already closed
-      }
-    });
+    void dispatch(port, e.data);
   });
   server.addEventListener("close", (e) => {
     clearTimeout(timer);

@@ -7,8 +7,9 @@ import { randomToken } from "../lib/ids";
 import { verifyAccessToken } from "../lib/jwt";
 import { log } from "../middleware/observability";
 import { membership, openDm } from "../routes/conversations/conversations.service";
-import type { MessageFields } from "../protocol";
+import { CloseCodes, MAX_FRAME_BYTES, type ErrorCode, type MessageFields } from "../protocol";
 import { openUpstream, type Identity } from "./gateway";
+import { meter, newBudget, rateLimits, strike, type Budget, type RateLimits, type Refusal } from "./protocol";
 
 /**
  * socket.io compatibility (PROTOCOL.md): Engine.IO 4 / socket.io 5 over WebSocket for seeds 000 and
@@ -19,7 +20,7 @@ import { openUpstream, type Identity } from "./gateway";
  * so a socket.io client can use the whole protocol.
  */
 
-export const ENGINE = { pingInterval: 25_000, pingTimeout: 20_000, maxPayload: 1_000_000 };
+export const ENGINE = { pingInterval: 25_000, pingTimeout: 20_000, maxPayload: MAX_FRAME_BYTES };
 
 /** A decoded socket.io packet (inside an Engine.IO message packet). */
 export interface SioPacket {
@@ -59,7 +60,6 @@ export function encodeSio(p: SioPacket): string {
 
 const SIO = { connect: 0, disconnect: 1, event: 2, ack: 3, connectError: 4 } as const;
 const ACK_TIMEOUT_MS = 10_000;
-const MAX_STRIKES = 20;
 const MAX_BOUND_GROUPS = 50;
 /** How far back (in seqs) a conversation's emitted messages are remembered for de-duplication. */
 const SEEN_WINDOW = 1000;
@@ -116,10 +116,9 @@ class Session {
   private connecting = false;
   private closed = false;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Work done in the Worker for a client (D1 reads, opening DMs) is budgeted: 20 events/s, burst 40. */
-  private tokens = 40;
-  private refilledAt = Date.now();
-  private strikes = 0;
+  /** Every packet, before CONNECT too, is metered like a frame on any other socket (rate, size, strikes). */
+  private readonly limits: RateLimits;
+  private readonly budget: Budget;
   /** Each direction in arrival order, even across awaits. */
   private fromClient: Promise<void> = Promise.resolve();
   private fromCore: Promise<void> = Promise.resolve();
@@ -143,6 +142,8 @@ class Session {
     private connectTimeoutMs: number,
   ) {
     this.db = drizzle(env.DB, { schema });
+    this.limits = rateLimits(env);
+    this.budget = newBudget(this.limits);
     // a test's short heartbeat shortens the timeout too, so a missing ping or pong shows within seconds
     const override = Number(env.SIO_PING_INTERVAL_MS);
     this.pingInterval = override || ENGINE.pingInterval;
@@ -153,7 +154,7 @@ class Session {
     this.client.accept();
     this.client.send(`0${JSON.stringify({ sid: this.sid, upgrades: [], ...ENGINE, pingInterval: this.pingInterval, pingTimeout: this.pingTimeout })}`);
     this.client.addEventListener("message", (e) => {
-      this.fromClient = this.fromClient.then(() => this.onClient(e.data)).catch((err) => this.fail(err));
+      this.fromClient = this.fromClient.then(() => this.onClient(e.data)).catch((err) => this.crashed(err));
     });
     this.client.addEventListener("close", () => this.shutdown());
     this.client.addEventListener("error", () => this.shutdown());
@@ -206,12 +207,12 @@ class Session {
    * The server ends the socket.io session (logout, replaced by another connection, account disabled,
    * no CONNECT): a DISCONNECT packet first, so the stock client does not reconnect on its own.
    */
-  private disconnect() {
+  private disconnect(code = 1000) {
     this.packet({ type: SIO.disconnect, nsp: "/" });
-    this.shutdown();
+    this.shutdown(code);
   }
 
-  private shutdown() {
+  private shutdown(code = 1000) {
     if (this.closed) return;
     this.closed = true;
     for (const t of [this.pingTimer, this.pongTimer, this.connectTimer]) clearTimeout(t);
@@ -221,7 +222,7 @@ class Session {
     this.joinAcks.clear();
     for (const ws of [this.client, this.upstream, ...this.bound.values()]) {
       try {
-        ws?.close(1000, "closed");
+        ws?.close(ws === this.client ? code : 1000, code === CloseCodes.policy && ws === this.client ? "Too many invalid frames" : "closed");
       } catch {
         // already closed
       }
@@ -238,30 +239,31 @@ class Session {
     }, ACK_TIMEOUT_MS) };
   }
 
-  /** The per-session budget for events; false when spent (the event is refused). */
-  private takeToken() {
-    const now = Date.now();
-    this.tokens = Math.min(40, this.tokens + ((now - this.refilledAt) / 1000) * 20);
-    this.refilledAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+  /**
+   * A refused packet: answered (as the ack when the client waits for one) with the code the REST
+   * envelope would carry, and counted; a session that keeps misbehaving is ended with 1008.
+   */
+  private refuse(refusal: Refusal, ackId?: number) {
+    this.fail(refusal.code, refusal.error, ackId);
+    if (strike(this.budget)) this.disconnect(CloseCodes.policy);
   }
 
-  private strike(message: string) {
-    this.emit("error", { message });
-    if (++this.strikes >= MAX_STRIKES) this.disconnect();
+  /** Tells the client a request failed: as the ack when it waits for one, else an `error` event. */
+  private fail(code: ErrorCode, error: string, ackId?: number) {
+    if (ackId !== undefined) this.ack(ackId, { success: false, error, code });
+    else this.emit("error", { message: error, code });
   }
 
-  private fail(err: unknown) {
+  private crashed(err: unknown) {
     log("error", "socket.io session failed", { error: String(err) });
-    this.emit("error", { message: "Internal error" });
+    this.emit("error", { message: "Internal error", code: "INTERNAL" });
   }
 
   private async onClient(data: string | ArrayBuffer) {
     if (this.closed) return;
-    if (typeof data !== "string") return this.strike("Binary packets are not supported");
-    if (data.length > ENGINE.maxPayload) return this.close();
+    const over = meter(this.budget, data, this.limits);
+    if (over) return this.refuse(over, over.code === "RATE_LIMITED" && typeof data === "string" && data[0] === "4" ? decodeSio(data.slice(1))?.id : undefined);
+    if (typeof data !== "string") return this.refuse({ code: "BAD_REQUEST", error: "Binary packets are not supported" });
     switch (data[0]) {
       case "3":
         clearTimeout(this.pongTimer);
@@ -276,7 +278,7 @@ class Session {
         return;
     }
     const p = decodeSio(data.slice(1));
-    if (!p) return this.strike("Malformed or binary socket.io packet (binary events are not supported)");
+    if (!p) return this.refuse({ code: "MALFORMED_JSON", error: "Malformed or binary socket.io packet (binary events are not supported)" });
     if (p.nsp !== "/") return this.packet({ type: SIO.connectError, nsp: p.nsp, data: { message: "Invalid namespace" } });
     if (p.type === SIO.connect) {
       try {
@@ -289,10 +291,9 @@ class Session {
     }
     if (p.type === SIO.disconnect) return this.shutdown();
     if (p.type !== SIO.event) return;
-    if (!this.upstream) return this.ack(p.id, { success: false, error: "Not connected: send CONNECT with auth.token first" });
+    if (!this.upstream) return this.ack(p.id, { success: false, error: "Not connected: send CONNECT with auth.token first", code: "UNAUTHORIZED" });
     const [event, ...args] = Array.isArray(p.data) ? p.data : [];
-    if (typeof event !== "string") return this.strike("An event needs a name");
-    if (!this.takeToken()) return this.ack(p.id, { success: false, error: "Rate limit exceeded: slow down" });
+    if (typeof event !== "string") return this.refuse({ code: "VALIDATION_ERROR", error: "An event needs a name" }, p.id);
     await this.onEvent(event, args, p.id);
   }
 
@@ -330,7 +331,7 @@ class Session {
   /** Core frames from an upstream connection, in order; `onClose` when the object closes it. */
   private listen(ws: WebSocket, onClose: () => void) {
     ws.addEventListener("message", (e) => {
-      this.fromCore = this.fromCore.then(() => this.onCore(e.data as string)).catch((err) => this.fail(err));
+      this.fromCore = this.fromCore.then(() => this.onCore(e.data as string)).catch((err) => this.crashed(err));
     });
     ws.addEventListener("close", onClose);
   }
@@ -352,7 +353,7 @@ class Session {
     const arg = (args[0] ?? {}) as Record<string, unknown>;
     const me = this.identity!.userId;
     const done = () => this.ack(ackId, { success: true });
-    const refuse = (error: string) => (ackId !== undefined ? this.ack(ackId, { success: false, error }) : this.emit("error", { message: error }));
+    const refuse = (error: string, code: ErrorCode = "BAD_REQUEST") => this.fail(code, error, ackId);
     switch (event) {
       // seed 000
       case "joinRoom": {
@@ -396,13 +397,13 @@ class Session {
         return done();
       case "private_chat": {
         const frame = fromDataMsg(args[0]);
-        if (typeof frame === "string") return refuse(frame);
+        if (typeof frame === "string") return refuse(frame, "VALIDATION_ERROR");
         const to = String(args[2] ?? "");
         let dm;
         try {
           dm = await openDm(this.db, me, to);
         } catch (err) {
-          if (err instanceof AppError) return refuse(err.message);
+          if (err instanceof AppError) return refuse(err.message, err.code);
           throw err;
         }
         return this.send({ ...frame, conversation_id: dm.id }, ackId);
@@ -412,10 +413,10 @@ class Session {
         // above the size that user connections get full messages for deliver every message
         const gId = String(args[0] ?? "");
         if (this.bound.has(gId)) return done();
-        if (!(await membership(this.db, gId, me))) return refuse("You are not a member of this group");
+        if (!(await membership(this.db, gId, me))) return refuse("You are not a member of this group", "FORBIDDEN");
         if (this.bound.size >= MAX_BOUND_GROUPS) return refuse(`At most ${MAX_BOUND_GROUPS} groups per connection`);
         const ws = await openUpstream(this.env, this.url, this.identity!, { deviceId: `sio-${this.sid.slice(0, 8)}-${this.bound.size + 1}`, conversationId: gId });
-        if ("error" in ws) return refuse(ws.error);
+        if ("error" in ws) return refuse(ws.error, ws.errorCode);
         if (this.closed) return ws.close(1000, "closed");
         this.bound.set(gId, ws);
         this.listen(ws, () => this.bound.delete(gId));
@@ -423,7 +424,7 @@ class Session {
       }
       case "group_chat": {
         const frame = fromDataMsg(args[0]);
-        if (typeof frame === "string") return refuse(frame);
+        if (typeof frame === "string") return refuse(frame, "VALIDATION_ERROR");
         return this.send({ ...frame, conversation_id: String(args[2] ?? "") }, ackId);
       }
       case "init_apply_notice":
@@ -494,7 +495,7 @@ class Session {
   }
 
   private async onCore(raw: string) {
-    let frame: { success?: boolean; error?: string; client_id?: string; data?: Core };
+    let frame: { success?: boolean; error?: string; code?: ErrorCode; client_id?: string; data?: Core };
     try {
       frame = JSON.parse(raw);
     } catch {
@@ -505,9 +506,9 @@ class Session {
       if (pending) {
         clearTimeout(pending.timer);
         this.acks.delete(frame.client_id!);
-        return this.ack(pending.id, { success: false, error: frame.error });
+        return this.ack(pending.id, { success: false, error: frame.error, code: frame.code });
       }
-      return this.emit("error", { message: frame.error });
+      return this.emit("error", { message: frame.error, code: frame.code });
     }
     const d = frame.data;
     if (!d) return;

@@ -1,7 +1,4 @@
-import { log } from "../middleware/observability";
-import type { Result } from "./result";
-import { serverFrame, type ClientFrameT, type EncodedFrame } from "../protocol";
-import { admitFrame, safeSend, type RateLimits, type SocketAttachment } from "./protocol";
+import type { SocketAttachment } from "./protocol";
 
 /**
  * An object's open sockets with their attachments. serializeAttachment is the source of truth
@@ -55,56 +52,11 @@ export class SocketSet {
   }
 }
 
-/**
- * One incoming frame on either kind of socket: admission (rate, size, parse; misbehaving frames are
- * answered and counted there), then the object's handler. A handler that throws answers the client
- * with an error frame rather than leaving it waiting.
- */
-export async function onSocketFrame(
-  ws: WebSocket,
-  raw: string | ArrayBuffer,
-  sockets: SocketSet,
-  limits: RateLimits,
-  handle: (ws: WebSocket, a: SocketAttachment, frame: ClientFrameT) => Promise<void>,
-) {
-  const a = sockets.get(ws);
-  const frame = admitFrame(ws, a, raw, limits);
-  if (!frame) return;
-  try {
-    await handle(ws, a, frame);
-  } catch (err) {
-    log("error", "socket frame failed", { error: String(err), type: frame.type, room: a.room });
-    safeSend(ws, serverFrame("error", { code: "INTERNAL", error: "Internal error" }));
-  }
-}
-
 /** Completes the closing handshake the peer started (1005/1006 are not codes one may send). */
 export function finishClose(ws: WebSocket, code: number) {
   try {
     ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
   } catch {
     // already closed
-  }
-}
-
-interface ReplayPage {
-  frames: EncodedFrame[];
-  next: number;
-  has_more: boolean;
-  last_seq: number;
-}
-
-/** Sends every page of a conversation's replay after `after`; returns the conversation's last seq, or null on error. */
-export async function replayInto(ws: WebSocket, conversationId: string, after: number, page: (cursor: number) => Promise<Result<ReplayPage>>) {
-  let cursor = after;
-  for (;;) {
-    const r = await page(cursor);
-    if (!r.ok) {
-      safeSend(ws, serverFrame("error", { code: r.code, error: `${conversationId}: ${r.error}` }));
-      return null;
-    }
-    for (const f of r.value.frames) safeSend(ws, f);
-    cursor = r.value.next;
-    if (!r.value.has_more) return r.value.last_seq;
   }
 }

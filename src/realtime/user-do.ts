@@ -5,19 +5,16 @@ import * as schema from "../db/schema";
 import type { Env } from "../env";
 import { loadConfig } from "../lib/config";
 import { randomSecret } from "../lib/crypto";
+import { AppError } from "../lib/errors";
 import { log } from "../middleware/observability";
-import { relayCall } from "./calls";
+import { CloseCodes, serverFrame, type EncodedFrame, type UserStatus } from "../protocol";
 import type { PushFrame } from "./conversation-do";
+import { dispatch, type SessionPort } from "./dispatch";
 import { ensureRoomMember } from "./membership";
-import { CloseCodes, messageFields, serverFrame, targetOf, type ClientFrameT, type EncodedFrame, type UserStatus } from "../protocol";
-import {
-  newAttachment,
-  rateLimits,
-  safeSend,
-  type SocketAttachment,
-} from "./protocol";
+import { newAttachment, rateLimits, safeClose, safeSend, type SocketAttachment } from "./protocol";
 import { conversationStub, pushToUsers } from "./push";
-import { finishClose, onSocketFrame, replayInto, SocketSet } from "./sockets";
+import { unwrap } from "./result";
+import { finishClose, SocketSet } from "./sockets";
 
 type Status = UserStatus;
 const TICKET_TTL_MS = 60_000;
@@ -177,7 +174,46 @@ export class UserDO extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer) {
-    await onSocketFrame(ws, raw, this.sockets, this.limits, (socket, a, frame) => this.handleFrame(socket, a, frame));
+    if (ws.readyState === WebSocket.OPEN) await dispatch(this.port(ws), raw);
+  }
+
+  /** How the dispatcher reaches this object for one of its sockets. */
+  private port(ws: WebSocket): SessionPort {
+    const a = this.sockets.get(ws);
+    return {
+      session: a,
+      budget: a,
+      limits: this.limits,
+      env: this.env,
+      reply: (f) => safeSend(ws, f),
+      close: (code, reason) => safeClose(ws, code, reason),
+      saveBudget: () => ws.serializeAttachment(a),
+      authenticate: async () => serverFrame("authenticated", { user_id: a.userId, username: a.username, status: "connected" }),
+      join: (target) => this.joinRoom(ws, a, target),
+      leave: async () => {
+        if (!a.room) throw new AppError("BAD_REQUEST", "You are not in any room");
+        const room = a.room;
+        await this.leaveRoom(ws, a);
+        return serverFrame("room_left", { room_id: room, conversation_id: room, user_id: a.userId });
+      },
+      conversation: (id) => conversationStub(this.env, id),
+      setStatus: (status) => this.setStatus(a.userId, status),
+    };
+  }
+
+  /** join_room: leaves the room joined before, joins an open room as POST /rooms/join does, and subscribes this socket to the room's traffic. */
+  private async joinRoom(ws: WebSocket, a: SocketAttachment, target: string | undefined) {
+    if (!target) throw new AppError("VALIDATION_ERROR", "room_id is required");
+    if (a.room && a.room !== target) {
+      const previous = a.room;
+      await this.leaveRoom(ws, a);
+      safeSend(ws, serverFrame("room_left", { room_id: previous, conversation_id: previous, user_id: a.userId }));
+    }
+    unwrap(await ensureRoomMember(this.env, target, a.userId));
+    unwrap(await conversationStub(this.env, target).subscribe(target, a.userId, a.connId));
+    a.room = target;
+    this.sockets.save(ws, a);
+    return serverFrame("room_joined", { room_id: target, conversation_id: target, user_id: a.userId });
   }
 
   private async leaveRoom(ws: WebSocket, a: SocketAttachment) {
@@ -187,110 +223,6 @@ export class UserDO extends DurableObject<Env> {
     this.sockets.save(ws, a);
     const still = [...this.sockets.entries()].some(([other, o]) => other !== ws && o.room === room);
     await conversationStub(this.env, room).unsubscribe(room, a.userId, a.connId, still);
-  }
-
-  private async handleFrame(ws: WebSocket, a: SocketAttachment, frame: ClientFrameT) {
-    const target = "conversation_id" in frame || "room_id" in frame ? targetOf(frame as { conversation_id?: string; room_id?: string }) : undefined;
-    switch (frame.type) {
-      case "auth":
-        safeSend(ws, serverFrame("authenticated", { user_id: a.userId, username: a.username, status: "connected" }));
-        return;
-      case "ping":
-        safeSend(ws, serverFrame("pong", { timestamp: Math.floor(Date.now() / 1000) }));
-        return;
-      case "join_room": {
-        if (!target) {
-          safeSend(ws, serverFrame("error", { code: "VALIDATION_ERROR", error: "room_id is required" }));
-          return;
-        }
-        if (a.room && a.room !== target) {
-          const previous = a.room;
-          await this.leaveRoom(ws, a);
-          safeSend(ws, serverFrame("room_left", { room_id: previous, conversation_id: previous, user_id: a.userId }));
-        }
-        const joined = await ensureRoomMember(this.env, target, a.userId);
-        if (!joined.ok) {
-          safeSend(ws, serverFrame("error", { code: joined.code, error: joined.error }));
-          return;
-        }
-        const r = await conversationStub(this.env, target).subscribe(target, a.userId, a.connId);
-        if (!r.ok) {
-          safeSend(ws, serverFrame("error", { code: r.code, error: r.error }));
-          return;
-        }
-        a.room = target;
-        this.sockets.save(ws, a);
-        safeSend(ws, serverFrame("room_joined", { room_id: target, conversation_id: target, user_id: a.userId }));
-        return;
-      }
-      case "leave_room": {
-        if (!a.room) {
-          safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: "You are not in any room" }));
-          return;
-        }
-        const room = a.room;
-        await this.leaveRoom(ws, a);
-        safeSend(ws, serverFrame("room_left", { room_id: room, conversation_id: room, user_id: a.userId }));
-        return;
-      }
-      case "send_message": {
-        const conversationId = target ?? a.room;
-        if (!conversationId) {
-          safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: "You are not in any room" }));
-          return;
-        }
-        const r = await conversationStub(this.env, conversationId).send({
-          conversationId,
-          senderId: a.userId,
-          type: frame.message_type ?? "text",
-          content: frame.content,
-          payload: frame.payload,
-          attachments: frame.attachments,
-          client_id: frame.client_id,
-          reply_to: frame.reply_to,
-          origin: a.connId,
-        });
-        safeSend(ws, r.ok ? serverFrame("message_sent", { ...messageFields(r.value.message), duplicate: r.value.duplicate }) : serverFrame("error", { code: r.code, error: r.error, client_id: frame.client_id }, "Failed to send message"));
-        return;
-      }
-      case "typing": {
-        const conversationId = target ?? a.room;
-        if (!conversationId) {
-          safeSend(ws, serverFrame("error", { code: "BAD_REQUEST", error: "You are not in any room" }));
-          return;
-        }
-        const r = await conversationStub(this.env, conversationId).typing(conversationId, a.userId, frame.is_typing, a.connId);
-        if (!r.ok) safeSend(ws, serverFrame("error", { code: r.code, error: r.error }));
-        return;
-      }
-      case "mark_read": {
-        const conversationId = target ?? a.room;
-        if (!conversationId) {
-          safeSend(ws, serverFrame("error", { code: "VALIDATION_ERROR", error: "conversation_id is required" }));
-          return;
-        }
-        const r = await conversationStub(this.env, conversationId).markRead(conversationId, a.userId, frame.seq ?? 0, frame.message_ids);
-        if (!r.ok) safeSend(ws, serverFrame("error", { code: r.code, error: r.error }));
-        return;
-      }
-      case "status_update":
-        safeSend(ws, serverFrame("status_updated", await this.setStatus(a.userId, frame.status)));
-        return;
-      case "sync": {
-        const done: Record<string, number> = {};
-        for (const [conversationId, after] of Object.entries(frame.cursors)) {
-          const last = await replayInto(ws, conversationId, after, (cursor) => conversationStub(this.env, conversationId).replay(conversationId, a.userId, cursor));
-          if (last !== null) done[conversationId] = last;
-        }
-        safeSend(ws, serverFrame("sync_done", { conversations: done }));
-        return;
-      }
-      case "call": {
-        const r = await relayCall(this.env, a.userId, a.username, frame, a.connId);
-        safeSend(ws, r.ok ? serverFrame("call_sent", r.value) : serverFrame("error", { code: r.code, error: r.error }));
-        return;
-      }
-    }
   }
 
   async webSocketClose(ws: WebSocket, code: number) {
