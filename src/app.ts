@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import * as schema from "./db/schema";
 import type { AppEnv } from "./env";
 import { AppError, type ErrorCode } from "./lib/errors";
+import { auditAdmin } from "./lib/audit";
 import { createRouter } from "./lib/openapi";
 import { log, requestId } from "./middleware/observability";
 import { routers } from "./routes";
@@ -113,6 +114,8 @@ export function createApp() {
     }
     await next();
   });
+  // every successful admin change is recorded (src/lib/audit.ts)
+  app.use("/api/v1/admin/*", auditAdmin);
   app.route("/api/v1", api);
   // socket.io compatibility (seeds 000 and 002): Engine.IO 4 over WebSocket only
   app.get("/socket.io/*", (c) => {

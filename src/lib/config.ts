@@ -42,6 +42,12 @@ export const configSpec = {
   image_max_bytes: { schema: int(1, 95 * 2 ** 20), default: 10 * 2 ** 20, public: true },
   upload_expiry_hours: { schema: int(1, 720), default: 24, public: true },
   discover_name: { schema: z.string().max(32), default: "Discover", public: true },
+  // data rights (README "Account deletion, export, reports, retention")
+  message_retention_days: { schema: int(0, 36_500), default: 0, public: true },
+  deleted_account_messages: { schema: z.enum(["keep", "erase"]), default: "keep", public: true },
+  deleted_username_grace_days: { schema: int(0, 3650), default: 0, public: false },
+  export_per_day: { schema: int(1, 100), default: 2, public: true },
+  export_expiry_hours: { schema: int(1, 720), default: 72, public: true },
 } as const;
 
 type Spec = typeof configSpec;

@@ -19,7 +19,7 @@ export function randomToken(length: number): string {
 
 export type IdPrefix =
   | "user" | "rt" | "fam" | "vc" | "ob" | "cap" | "freq" | "fcat" | "ntf"
-  | "dm" | "grp" | "room" | "ws" | "jr" | "msg" | "file" | "upl" | "mom" | "cmt" | "note" | "disc";
+  | "dm" | "grp" | "room" | "ws" | "jr" | "msg" | "file" | "upl" | "mom" | "cmt" | "note" | "disc" | "rep" | "aud" | "job";
 
 /** Opaque prefixed id whose body sorts by creation time (10 chars of ms time + 10 random). */
 export function newId(prefix: IdPrefix): string {

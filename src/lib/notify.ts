@@ -9,7 +9,8 @@ export type NotificationKind =
   | "friend_request" | "friend_accepted" | "friend_rejected" | "friend_removed"
   | "group_join_request" | "group_join_approved" | "group_join_rejected" | "group_invite"
   | "group_joined" | "group_left" | "group_kicked" | "group_muted" | "group_unmuted" | "group_role_changed"
-  | "group_owner_transferred" | "group_dissolved" | "workspace_joined" | "moment_liked" | "moment_commented";
+  | "group_owner_transferred" | "group_dissolved" | "workspace_joined" | "moment_liked" | "moment_commented"
+  | "report_resolved";
 
 export interface NotificationInput {
   userId: string;

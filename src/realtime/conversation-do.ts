@@ -1,3 +1,4 @@
+import { noteAuthor, runDataOp, type DataHost, type DataOp } from "./conversation-data";
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -280,6 +281,7 @@ export class ConversationDO extends DurableObject<Env> {
         created_at: new Date().toISOString(),
       };
       const { view, duplicate } = await this.enqueue(record, req.origin, req.awaitSummary);
+      if (!req.system && !duplicate) noteAuthor(this, this.env, req.conversationId, req.senderId);
       if (attachments.length) await recordAttachments(this.db(), req.conversationId, attachments);
       if (req.awaitSummary) await this.flushSummary();
       return { message: view, duplicate };
@@ -467,6 +469,25 @@ export class ConversationDO extends DurableObject<Env> {
     if (!id) return;
     await this.conversation(id);
     if (this.summaryDirty && !this.summaryWriting) this.startSummaryWrite();
+  }
+
+  // ---- moderation and data rights (src/realtime/conversation-data.ts) ---------------------------------
+
+  async dataOp(op: DataOp) {
+    return capture(() => runDataOp(this.dataHost(), op));
+  }
+
+  private dataHost(): DataHost {
+    return {
+      env: this.env,
+      sql: this.ctx.storage.sql,
+      log: this.log,
+      knownId: () => this.knownId(),
+      lastSeq: () => this.lastSeq,
+      changed: (type, text, view) => this.changed(type, text, view),
+      markSummaryDirty: () => this.markSummaryDirty(),
+      view: (row) => this.viewOne(row),
+    };
   }
 
   // ---- reading --------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ export async function contractSuite(name: string, covers: (path: string) => bool
 
 /** The three slices the contract files take; together they are every path. */
 export const slices = {
-  accounts: (p: string) => /^\/(auth|users|friends|friend-categories|blocks|notifications|admin|discover|health|info|echo|protected|configs|openapi)/.test(p),
+  accounts: (p: string) => /^\/(auth|users|reports|friends|friend-categories|blocks|notifications|admin|discover|health|info|echo|protected|configs|openapi)/.test(p),
   chat: (p: string) => /^\/(conversations|messages|rooms|groups|workspaces)/.test(p),
   media: (p: string) => /^\/(files|uploads|moments|notes)/.test(p),
 };

@@ -54,6 +54,8 @@ export const conversations = sqliteTable(
     membersCanInvite: integer("members_can_invite", { mode: "boolean" }).notNull().default(true),
     memberListVisible: integer("member_list_visible", { mode: "boolean" }).notNull().default(true),
     historyVisible: integer("history_visible", { mode: "boolean" }).notNull().default(true),
+    /** Days a message is kept (the owner's setting); null follows the operator's message_retention_days. */
+    retentionDays: integer("retention_days"),
     memberLimit: integer("member_limit").notNull().default(500),
     lat: real("lat"),
     lng: real("lng"),

@@ -3,3 +3,4 @@ export * from "./social";
 export * from "./conversations";
 export * from "./files";
 export * from "./moments";
+export * from "./safety";

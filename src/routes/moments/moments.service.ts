@@ -29,7 +29,7 @@ function visibleTo(viewer: string): SQL {
   )!;
 }
 
-async function visibleMoment(db: Db, viewer: AuthUser, id: string): Promise<MomentRow> {
+export async function visibleMoment(db: Db, viewer: AuthUser, id: string): Promise<MomentRow> {
   const row = await db
     .select()
     .from(moments)
