@@ -2,6 +2,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type * as schema from "./db/schema";
 import type { ConversationDO } from "./realtime/conversation-do";
 import type { UserDO } from "./realtime/user-do";
+import type { JobDO } from "./jobs/job-do";
 import type { Config } from "./lib/config";
 
 export interface Env {
@@ -9,6 +10,8 @@ export interface Env {
   FILES: R2Bucket;
   USER: DurableObjectNamespace<UserDO>;
   CONVERSATION: DurableObjectNamespace<ConversationDO>;
+  /** Drives account jobs (deletion, export) by alarm: src/jobs/. */
+  JOBS: DurableObjectNamespace<JobDO>;
   AUTH_LIMITER?: RateLimit;
   ENVIRONMENT: string;
   JWT_SECRET?: string;
@@ -25,6 +28,8 @@ export interface Env {
   WS_RATE_BURST?: string;
   /** socket.io heartbeat (interval and timeout) override for tests; production pings every 25 s, 20 s timeout. */
   SIO_PING_INTERVAL_MS?: string;
+  /** Tests and the fault harness: run an account job one unit per alarm, this far apart (production: back to back). */
+  JOB_UNIT_PAUSE_MS?: string;
 }
 
 export type Db = DrizzleD1Database<typeof schema>;

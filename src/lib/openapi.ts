@@ -71,6 +71,6 @@ export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
 
 export const bearer = [{ bearerAuth: [] }];
 
-export function ok<T, S extends 200 | 201 = 200>(c: Context<AppEnv>, message: string, data: T, status?: S) {
+export function ok<T, S extends 200 | 201 | 202 = 200>(c: Context<AppEnv>, message: string, data: T, status?: S) {
   return c.json({ success: true as const, message, data }, (status ?? 200) as S);
 }

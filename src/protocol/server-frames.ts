@@ -63,6 +63,8 @@ export interface ServerFrameFields {
   status_updated: { id: string; status: UserStatus; last_seen: string };
   user_status: { user_id: string; status: UserStatus; last_seen: string };
   sync_done: { conversations: Record<string, number> };
+  /** retention removed the log before this seq: a sync from earlier starts here */
+  history_start: { conversation_id: string; history_start_seq: number };
   call: {
     call_id: string;
     conversation_id: string;
@@ -118,6 +120,7 @@ const MESSAGES: Record<ServerFrameType, string> = {
   status_updated: "Status updated",
   user_status: "User status changed",
   sync_done: "Sync complete",
+  history_start: "History starts here",
   call: "Call signal",
   call_sent: "Call signal sent",
   notification: "Notification",

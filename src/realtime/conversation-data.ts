@@ -5,6 +5,8 @@ import { AppError } from "../lib/errors";
 import { log } from "../middleware/observability";
 import type { MessageViewT } from "../routes/messages/messages.schemas";
 import type { MessageLog, StoredMessage } from "./message-log";
+import { retentionTick } from "./retention";
+import { serverFrame, type EncodedFrame } from "../protocol";
 
 /**
  * Operations on a conversation's message log that serve moderation and data rights (removal by an
@@ -20,9 +22,10 @@ export interface DataHost {
   knownId(): string | null;
   lastSeq(): number;
   /** a message changed after delivery: tell live listeners, refresh the summary if it is the newest */
-  changed(type: string, text: string, view: MessageViewT): Promise<void>;
+  changed(frame: EncodedFrame, view: MessageViewT): Promise<void>;
   markSummaryDirty(): void;
   view(row: StoredMessage): MessageViewT;
+  storage: DurableObjectStorage;
 }
 
 export const DELETED_ACCOUNT_NAME = "Deleted account";
@@ -30,7 +33,8 @@ export const DELETED_ACCOUNT_NAME = "Deleted account";
 export type DataOp =
   | { kind: "moderate_remove"; conversationId: string; messageId: string }
   | { kind: "author_page"; conversationId: string; userId: string; after: number; limit: number }
-  | { kind: "erase_author"; conversationId: string; userId: string; mode: "keep" | "erase"; after: number; limit: number };
+  | { kind: "erase_author"; conversationId: string; userId: string; mode: "keep" | "erase"; after: number; limit: number }
+  | { kind: "retention"; conversationId: string };
 
 export type AuthoredMessage = Pick<StoredMessage, "seq" | "id" | "type" | "content" | "payload" | "attachments" | "reply_to" | "created_at" | "edited_at" | "recalled_at" | "deleted_at">;
 
@@ -46,6 +50,8 @@ export async function runDataOp(host: DataHost, op: DataOp): Promise<unknown> {
       return authorPage(host, op);
     case "erase_author":
       return eraseAuthor(host, op);
+    case "retention":
+      return holds(host, op.conversationId) ? retentionTick(host) : { purged: 0 };
   }
 }
 
@@ -56,7 +62,8 @@ async function moderateRemove(host: DataHost, conversationId: string, messageId:
   if (!row) throw new AppError("NOT_FOUND", "Message not found");
   if (!row.deleted_at) {
     host.log.tombstone(row.seq, "deleted_at", new Date().toISOString());
-    await host.changed("message_deleted", "Message removed by a moderator", host.view(host.log.bySeq(row.seq)!));
+    const view = host.view(host.log.bySeq(row.seq)!);
+    await host.changed(serverFrame("message_deleted", { conversation_id: conversationId, message_id: view.id, seq: view.seq, message: view }, "Message removed by a moderator"), view);
   }
   return { id: row.id, seq: row.seq, removed: true };
 }

@@ -1,4 +1,5 @@
 import { noteAuthor, runDataOp, type DataHost, type DataOp } from "./conversation-data";
+import { armNoLaterThan, historyStartFrames, RETENTION_FIRST_CHECK_MS, retentionTick } from "./retention";
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -190,6 +191,8 @@ export class ConversationDO extends DurableObject<Env> {
     this.state = { id: conv.id, kind: conv.kind, dissolved: conv.dissolvedAt !== null, historyVisible: conv.historyVisible, members, blockedSenders };
     // a summary write lost with the previous instance (crash, eviction): bring D1 up to date
     if (conv.lastSeq < this.lastSeq) this.markSummaryDirty();
+    // message retention runs from the alarm; the first check soon after the object wakes
+    void armNoLaterThan(this.ctx.storage, Date.now() + RETENTION_FIRST_CHECK_MS).catch(() => undefined);
     return this.state;
   }
 
@@ -469,6 +472,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!id) return;
     await this.conversation(id);
     if (this.summaryDirty && !this.summaryWriting) this.startSummaryWrite();
+    await retentionTick(this.dataHost());
   }
 
   // ---- moderation and data rights (src/realtime/conversation-data.ts) ---------------------------------
@@ -484,9 +488,10 @@ export class ConversationDO extends DurableObject<Env> {
       log: this.log,
       knownId: () => this.knownId(),
       lastSeq: () => this.lastSeq,
-      changed: (type, text, view) => this.changed(type, text, view),
+      changed: (frame, view) => this.changed(frame, view),
       markSummaryDirty: () => this.markSummaryDirty(),
       view: (row) => this.viewOne(row),
+      storage: this.ctx.storage,
     };
   }
 
@@ -503,6 +508,7 @@ export class ConversationDO extends DurableObject<Env> {
         has_more: hasMore,
         total: Math.max(0, this.lastSeq - since),
         last_seq: this.lastSeq,
+        history_start_seq: this.log.historyStart(),
       };
     });
   }
@@ -785,7 +791,7 @@ export class ConversationDO extends DurableObject<Env> {
       const rows = this.log.range(since, this.lastSeq, SYNC_PAGE + 1);
       const page = rows.slice(0, SYNC_PAGE);
       return {
-        frames: this.log.views(conversationId, page, userId).map((v) => serverFrame("message_received", { ...messageFields(v), replay: true })),
+        frames: [...historyStartFrames(this.log, conversationId, since), ...this.log.views(conversationId, page, userId).map((v) => serverFrame("message_received", { ...messageFields(v), replay: true }))],
         next: page.length ? page[page.length - 1].seq : since,
         has_more: rows.length > SYNC_PAGE,
         last_seq: this.lastSeq,

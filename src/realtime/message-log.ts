@@ -73,8 +73,15 @@ export class MessageLog {
     this.sql.exec(SCHEMA);
   }
 
+  /** The newest seq ever assigned: retention may have removed it, never the count. */
   lastSeq(): number {
-    return (this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0);
+    const max = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
+    return Math.max(max, this.historyStart() - 1);
+  }
+
+  /** The first seq still kept (retention purges a prefix of the log; 1 when nothing was purged). */
+  historyStart(): number {
+    return Number(this.getMeta("history_start") ?? 1);
   }
 
   getMeta(key: string): string | null {

@@ -6,6 +6,8 @@ import conversationRoutes from "./conversations/conversations.routes";
 import messageRoutes from "./messages/messages.routes";
 import momentRoutes from "./moments/moments.routes";
 import reportRoutes from "./reports/reports.routes";
+import accountJobRoutes from "./users/account-jobs.routes";
+import retentionRoutes from "./groups/retention.routes";
 import realtimeRoutes from "./realtime/realtime.routes";
 import blockRoutes from "./blocks/blocks.routes";
 import friendCategoryRoutes from "./friend-categories/friend-categories.routes";
@@ -19,4 +21,4 @@ import userRoutes from "./users/users.routes";
 import workspaceRoutes from "./workspaces/workspaces.routes";
 
 /** Every resource router, mounted under /api/v1 in this order (static paths before parameterised ones). */
-export const routers = [systemRoutes, authRoutes, userRoutes, friendRoutes, blockRoutes, friendCategoryRoutes, notificationRoutes, conversationRoutes, messageRoutes, realtimeRoutes, roomRoutes, groupRoutes, workspaceRoutes, fileRoutes, momentRoutes, adminRoutes, adminUserRoutes, activationCodeRoutes, reportRoutes];
+export const routers = [systemRoutes, authRoutes, accountJobRoutes, userRoutes, friendRoutes, blockRoutes, friendCategoryRoutes, notificationRoutes, conversationRoutes, messageRoutes, realtimeRoutes, roomRoutes, groupRoutes, workspaceRoutes, fileRoutes, momentRoutes, adminRoutes, adminUserRoutes, activationCodeRoutes, reportRoutes, retentionRoutes];

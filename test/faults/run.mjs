@@ -13,14 +13,16 @@
 //    live ones in seq order.
 // 6. Reconnect storm: during a burst, a client drops and reconnects (with sync) over and over, on a
 //    conversation-bound connection and on a user connection; it misses nothing.
-// Bounded: about 1-2 minutes, hard limit 4 minutes. Prints `N passed, M failed`; exits non-zero on failure.
+// 7. Account deletion: SIGKILL mid-way through a deletion job, restart: the job finishes by itself,
+//    and everything in it happened exactly once (see deletionScenario).
+// Bounded: about 2-3 minutes, hard limit 7 minutes. Prints `N passed, M failed`; exits non-zero on failure.
 import WebSocket from "ws";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startWrangler, migrate, tempDir, installCleanup, cleanup, DEV_VARS, freePort, projectSnapshot } from "../../bench/lib/proc.mjs";
 import { Api } from "../../bench/lib/api.mjs";
 import { openSocket, safeParse } from "../../bench/lib/socket.mjs";
 
-const HARD_LIMIT_MS = 240_000;
+const HARD_LIMIT_MS = 420_000;
 const STRICT_SYNC = process.env.FAULTS_STRICT_SYNC === "1";
 const TAG = Math.random().toString(36).slice(2, 7);
 const results = [];
@@ -492,14 +494,100 @@ async function main() {
   }
 }
 
+/**
+ * Account deletion survives a crash: a victim owning a dozen groups asks for deletion; the job runs
+ * one unit at a time (JOB_UNIT_PAUSE_MS); mid-way (some conversations already show "Deleted account",
+ * others not yet) the runtime is SIGKILLed; after a restart on the same state the job finishes by
+ * itself, and did everything exactly once: each group passed to the peer once (one notification,
+ * member_count 1), every message re-attributed, login refused, the username free again.
+ */
+async function deletionScenario() {
+  const cwd = projectSnapshot();
+  const persist = tempDir("edge-im-faults-delete-");
+  migrate(persist, cwd);
+  const port = await freePort();
+  const vars = { ...DEV_VARS, JOB_UNIT_PAUSE_MS: "400" };
+  let server = await startWrangler({ label: "faults-delete", cwd, port, persistTo: persist, vars });
+  let api = new Api(server.url);
+  const victim = await api.register(`d${TAG}victim`);
+  const peer = await api.register(`d${TAG}peer`);
+  const convs = [];
+  for (let i = 0; i < 12; i++) {
+    const g = (await api.must("POST", "/groups", { token: victim.token, body: { name: `del ${i}`, join_policy: "open" } }, [201])).body.data.group.id;
+    await api.must("POST", `/groups/${g}/join`, { token: peer.token, body: {} });
+    await api.must("POST", `/conversations/${g}/messages`, { token: victim.token, body: { content: `victim in ${i}` } }, [201]);
+    convs.push(g);
+  }
+  const dm = (await api.must("POST", "/conversations/dm", { token: victim.token, body: { user_id: peer.id } })).body.data.conversation.id;
+  await api.must("POST", `/conversations/${dm}/messages`, { token: victim.token, body: { content: "victim in dm" } }, [201]);
+  convs.push(dm);
+  const attributed = async () => {
+    let n = 0;
+    for (const c of convs) {
+      const h = await api.call("GET", `/conversations/${c}/messages?limit=50`, { token: peer.token });
+      const mine = (h.body?.data?.messages ?? []).filter((m) => m.sender?.id === victim.id);
+      if (mine.length && mine.every((m) => m.sender.username === "Deleted account")) n += 1;
+    }
+    return n;
+  };
+  const started = await api.call("DELETE", "/users/me", { token: victim.token, body: { password: "bench-password-123" } });
+  check("deletion: DELETE /users/me → 202 with a job", started.status === 202 && !!started.body?.data?.job?.id, `${started.status}`);
+  let before = 0;
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    before = await attributed();
+    if (before > 0) break;
+    await sleep(100);
+  }
+  const killed = await server.kill9();
+  check("deletion: the runtime was killed mid-deletion", killed.length > 0 && before > 0 && before < convs.length, `${before} of ${convs.length} conversations done at the kill`);
+  server = await startWrangler({ label: "faults-delete-restart", cwd, port, persistTo: persist, vars }).catch(() => startWrangler({ label: "faults-delete-restart", cwd, persistTo: persist, vars }));
+  api = new Api(server.url);
+  say(`deletion: restarted on ${server.url}; waiting for the job to finish by itself`);
+  const peerLogin = await api.must("POST", "/auth/login", { body: { username: peer.username, password: "bench-password-123" } });
+  peer.token = peerLogin.body.data.token;
+  let done = false;
+  const deadline = Date.now() + 90_000;
+  while (!done && Date.now() < deadline) {
+    const login = await api.call("POST", "/auth/login", { body: { username: victim.username, password: "bench-password-123" } });
+    done = login.status === 401 && (await attributed()) === convs.length;
+    if (!done) await sleep(500);
+  }
+  check("deletion: after the restart the job completed (login 401, every conversation shows 'Deleted account')", done);
+  const owners = [];
+  for (const g of convs.slice(0, 12)) owners.push((await api.call("GET", `/groups/${g}`, { token: peer.token })).body?.data?.group);
+  const notes = (await api.call("GET", "/notifications?limit=100", { token: peer.token })).body?.data?.notifications ?? [];
+  const transfers = notes.filter((n) => n.kind === "group_owner_transferred");
+  const perGroup = convs.slice(0, 12).map((g) => transfers.filter((n) => n.data?.group_id === g).length);
+  const counts = [];
+  for (const c of convs) counts.push((await api.call("GET", `/conversations/${c}/messages?limit=50`, { token: peer.token })).body?.data?.messages?.length);
+  check(
+    "deletion: done once: each group passed to the peer once (member_count 1, one notification), each message once",
+    owners.every((g) => g?.owner_id === peer.id && g?.member_count === 1) && perGroup.every((n) => n === 1) && counts.every((n) => n === 1),
+    `owners ${owners.map((g) => (g?.owner_id === peer.id ? "peer" : g?.owner_id)).join(",")}; notifications per group ${perGroup.join(",")}; messages ${counts.join(",")}`,
+  );
+  const again = await api.call("POST", "/auth/register", { body: { username: victim.username, password: "bench-password-123" } });
+  check("deletion: the username is free again", again.status === 201, `${again.status}`);
+  await server.stop?.();
+}
+
 try {
-  await main();
+  // FAULTS_ONLY=deletion runs only the deletion scenario (while working on it)
+  if (process.env.FAULTS_ONLY !== "deletion") await main();
 } catch (err) {
   console.error("faults: error:", err?.stack ?? err);
   results.push({ name: "harness", ok: false });
   console.log(`not ok - harness: ${String(err?.message ?? err).split("\n")[0]}`);
 } finally {
   for (const o of sockets) o.drop();
+}
+try {
+  await deletionScenario();
+} catch (err) {
+  console.error("faults: deletion scenario error:", err?.stack ?? err);
+  results.push({ name: "deletion scenario", ok: false });
+  console.log(`not ok - deletion scenario: ${String(err?.message ?? err).split("\n")[0]}`);
+} finally {
   await cleanup();
 }
 const passed = results.filter((r) => r.ok).length;

@@ -269,7 +269,7 @@ export async function sendCode(ctx: RequestContext, input: { channel: Channel; t
 }
 
 /** Checks and consumes the newest live code for the address; wrong guesses count toward a small limit. */
-async function consumeCode(ctx: RequestContext, channel: Channel, to: string, purposes: ("login" | "register" | "reset")[], code: string) {
+export async function consumeCode(ctx: RequestContext, channel: Channel, to: string, purposes: ("login" | "register" | "reset")[], code: string) {
   const { db } = ctx;
   const now = new Date().toISOString();
   const invalid = () => new AppError("CODE_INVALID", "The code is wrong, expired or already used");
