@@ -56,6 +56,12 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+type Timer = ReturnType<typeof setTimeout>;
+/** clearTimeout for a timer that may not be set (typed for browsers, Node and Workers alike). */
+const clear = (t: Timer | undefined) => {
+  if (t !== undefined) clearTimeout(t as Parameters<typeof clearTimeout>[0]);
+};
+
 /** How long a frame ahead of a gap waits for the missing ones before the connection asks for a sync. */
 const GAP_WAIT_MS = 1000;
 /** A conversation the app has no cursor for starts at the lowest seq heard in this first moment. */
@@ -159,20 +165,20 @@ export class Realtime {
       return socket.close(1000, "reconnect");
     }
     this.attempt = 0;
-    clearTimeout(this.reconnectTimer);
+    clear(this.reconnectTimer);
     void this.connect().catch(() => undefined);
   }
 
   /** Terminal: no more reconnects, and every pending send fails with `reason`. */
   private stop(reason: Error) {
     this.stopped = true;
-    for (const t of [this.reconnectTimer, this.healthyTimer, this.reauthTimer, ...this.holdTimers.values()]) clearTimeout(t);
+    for (const t of [this.reconnectTimer, this.healthyTimer, this.reauthTimer, ...this.holdTimers.values()]) clear(t);
     this.holdTimers.clear();
     const socket = this.socket;
     this.socket = null;
     socket?.close(1000, "bye");
     for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
+      clear(p.timer);
       p.reject(reason);
     }
     this.pending.clear();
@@ -202,7 +208,7 @@ export class Realtime {
     const p = this.pending.get(clientId);
     if (!p) return;
     this.pending.delete(clientId);
-    clearTimeout(p.timer);
+    clear(p.timer);
     if (result instanceof Error) p.reject(result);
     else p.resolve(result);
   }
@@ -227,7 +233,7 @@ export class Realtime {
   }
 
   private async open(): Promise<void> {
-    clearTimeout(this.reconnectTimer);
+    clear(this.reconnectTimer);
     if (!this.client.session) return this.signedOut(new EdgeImError(401, "UNAUTHORIZED", "Sign in before connecting"));
     let socket: SocketLike;
     let token: string;
@@ -259,8 +265,8 @@ export class Realtime {
   private onClose(socket: SocketLike, code: number) {
     if (this.socket !== socket) return;
     this.socket = null;
-    clearTimeout(this.healthyTimer);
-    clearTimeout(this.reauthTimer);
+    clear(this.healthyTimer);
+    clear(this.reauthTimer);
     this.emit("close", { code });
     if (this.stopped) return;
     // replaced by another connection of this device, or no longer allowed: stay down
@@ -283,7 +289,7 @@ export class Realtime {
 
   private scheduleReconnect() {
     if (this.stopped) return;
-    clearTimeout(this.reconnectTimer);
+    clear(this.reconnectTimer);
     const delay = Math.min(10_000, 250 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
     this.reconnectTimer = setTimeout(() => void this.connect().catch(() => undefined), delay);
   }
@@ -293,7 +299,7 @@ export class Realtime {
    * one) is sent on the open socket as an `auth` frame, which answers `authenticated` again.
    */
   private scheduleReauth() {
-    clearTimeout(this.reauthTimer);
+    clear(this.reauthTimer);
     const exp = tokenExp(this.socketToken ?? undefined);
     if (exp === null) return;
     const inMs = Math.max(1000, (exp - REAUTH_BEFORE_S) * 1000 - Date.now());
@@ -359,7 +365,7 @@ export class Realtime {
 
   /** Connected (again): catch up from the cursors, then resend what was not acknowledged, paced. */
   private onOpen() {
-    clearTimeout(this.healthyTimer);
+    clear(this.healthyTimer);
     this.healthyTimer = setTimeout(() => (this.attempt = 0), HEALTHY_MS);
     const entries = [...this.cursors];
     for (let i = 0; i < entries.length; i += SYNC_CHUNK) this.trySend({ type: "sync", cursors: Object.fromEntries(entries.slice(i, i + SYNC_CHUNK)) });
@@ -432,7 +438,7 @@ export class Realtime {
     }
     if (held && !held.size) {
       this.held.delete(c);
-      clearTimeout(this.holdTimers.get(c));
+      clear(this.holdTimers.get(c));
       this.holdTimers.delete(c);
     }
   }

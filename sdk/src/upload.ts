@@ -15,7 +15,14 @@ export interface UploadOptions {
   /** Bytes per part of a chunked upload (5-64 MiB); the server picks 8 MiB by default. */
   partSize?: number;
   /** Where a chunked upload's id is kept so that a retry (even after a page reload) resumes it. Default: localStorage when there is one. */
-  resumeStore?: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null;
+  resumeStore?: KeyValueStore | null;
+}
+
+/** Where resumable uploads are remembered (localStorage's shape). */
+export interface KeyValueStore {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
 }
 
 const DEFAULT_CHUNKED_ABOVE = 5 * 1024 * 1024;
@@ -46,7 +53,7 @@ export async function uploadFile(im: EdgeIm, file: Blob & { name?: string }, opt
   }
 
   const sha256 = hex(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
-  const store = options.resumeStore === undefined ? (typeof localStorage === "undefined" ? null : localStorage) : options.resumeStore;
+  const store = options.resumeStore === undefined ? ((globalThis as { localStorage?: KeyValueStore }).localStorage ?? null) : options.resumeStore;
   const key = `edge-im:upload:${sha256}:${total}:${purpose}:${options.targetId ?? ""}:${options.partSize ?? ""}`;
   const remembered = store?.getItem(key);
   const resumed = remembered
