@@ -1,7 +1,12 @@
+import { spawnSync } from "node:child_process";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig(async () => {
+  // wrangler.toml's [assets] directory must exist before the pool reads the config (any vitest run,
+  // not only `npm test`, so a single test file runs on a fresh clone too)
+  const assets = spawnSync(process.execPath, ["scripts/build-assets.mjs"], { stdio: "inherit" });
+  if (assets.status !== 0) throw new Error("scripts/build-assets.mjs failed");
   const migrations = await readD1Migrations("./migrations");
   return {
     plugins: [

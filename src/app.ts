@@ -126,7 +126,19 @@ export function createApp() {
     }
     return socketIo(c.env, c.req.raw, authTimeoutMs(c.env));
   });
-  app.get("/docs", Scalar({ url: "/api/v1/openapi.json", pageTitle: "edge-im API" }));
+  // the reference's script is a static asset copied from node_modules (scripts/build-assets.mjs), not a CDN;
+  // no web fonts, telemetry or hosted AI agent, so the page works with no internet
+  app.get(
+    "/docs",
+    Scalar({
+      url: "/api/v1/openapi.json",
+      pageTitle: "edge-im API",
+      cdn: "/vendor/scalar-api-reference.js",
+      withDefaultFonts: false,
+      telemetry: false,
+      agent: { disabled: true },
+    }),
+  );
   app.get("/", (c) => c.redirect("/docs"));
   app.notFound((c) => errorResponse(c, new AppError("NOT_FOUND", `Route not found: ${c.req.method} ${new URL(c.req.url).pathname}`)));
   app.onError((err, c) => errorResponse(c, err));

@@ -8,6 +8,8 @@ import type { Config } from "./lib/config";
 export interface Env {
   DB: D1Database;
   FILES: R2Bucket;
+  /** Static files built into dist/public (wrangler.toml [assets]). */
+  ASSETS: Fetcher;
   USER: DurableObjectNamespace<UserDO>;
   CONVERSATION: DurableObjectNamespace<ConversationDO>;
   /** Drives account jobs (deletion, export) by alarm: src/jobs/. */

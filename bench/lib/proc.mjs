@@ -144,14 +144,23 @@ export function snapshot(label, files, from = ROOT) {
   const dir = tempDir(`edge-im-${label}-src-`);
   for (const f of files) {
     const src = path.join(from, f);
-    if (existsSync(src)) cpSync(src, path.join(dir, path.basename(f)), { recursive: true });
+    if (existsSync(src)) cpSync(src, path.join(dir, f), { recursive: true });
   }
   symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
   return dir;
 }
 
-/** The project as `wrangler dev` needs it. */
-export const projectSnapshot = () => snapshot("project", ["wrangler.toml", "package.json", "tsconfig.json", "src", "migrations"]);
+/** Builds dist/public (wrangler.toml `[assets]`), which `wrangler dev` refuses to start without. */
+export function buildAssets() {
+  const r = spawnSync(process.execPath, [path.join(ROOT, "scripts", "build-assets.mjs")], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`scripts/build-assets.mjs failed (status ${r.status}): ${(r.stderr || r.stdout || "").slice(-2000)}`);
+}
+
+/** The project as `wrangler dev` needs it (its static assets built first). */
+export const projectSnapshot = () => {
+  buildAssets();
+  return snapshot("project", ["wrangler.toml", "package.json", "tsconfig.json", "src", "migrations", "dist/public"]);
+};
 /** The baseline worker (bench/baseline). */
 export const baselineSnapshot = () => snapshot("baseline", ["wrangler.toml", "index.ts"], path.join(ROOT, "bench", "baseline"));
 
@@ -179,6 +188,7 @@ export async function startWrangler({ label, port, persistTo, config, cwd = ROOT
   const fd = openSync(logFile, "a");
   // BENCH_WRANGLER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles wrangler's node processes.
   const nodeArgs = (process.env.BENCH_WRANGLER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  if (!config && cwd === ROOT && !existsSync(path.join(ROOT, "dist", "public"))) buildAssets();
   const args = [...nodeArgs, WRANGLER, "dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--show-interactive-dev-session=false", "--log-level", process.env.BENCH_WRANGLER_LOG_LEVEL ?? "warn"];
   if (config) args.push("--config", config);
   if (persistTo) args.push("--persist-to", persistTo);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { call, expectError, signup } from "../helpers";
+import { SELF } from "cloudflare:test";
+import { BASE, call, expectError, signup, testEnv } from "../helpers";
 
 describe("system endpoints (seed 001)", () => {
   it("GET /health", async () => {
@@ -52,6 +53,32 @@ describe("system endpoints (seed 001)", () => {
     const docs = await call("GET", "/docs");
     expect(docs.status).toBe(200);
     expect(String(docs.body)).toContain("/api/v1/openapi.json");
+  });
+
+  it("/docs works with no internet: every script it loads is served by this Worker's assets", async () => {
+    const res = await SELF.fetch(`${BASE}/docs`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const srcs = [...html.matchAll(/<script[^>]*\ssrc="([^"]+)"/g)].map((m) => m[1]);
+    expect(srcs).toEqual(["/vendor/scalar-api-reference.js"]);
+    expect(html).not.toMatch(/https?:\/\//); // no CDN, no font host
+    expect(html).not.toMatch(/import\s.*from\s/); // no module import of a remote build
+    for (const src of srcs) {
+      // the asset router sits in front of the Worker (SELF reaches the Worker itself), so ask the binding
+      const script = await testEnv.ASSETS.fetch(`${BASE}${src}`);
+      expect(script.status).toBe(200);
+      expect(script.headers.get("content-type")).toMatch(/javascript/);
+      expect(await script.text()).toContain("createApiReference");
+    }
+  });
+
+  it("the Worker answers its own paths before the static assets", async () => {
+    // not a file: the Worker's JSON 404 envelope, not an asset 404
+    const api = await SELF.fetch(`${BASE}/api/v1/nope`);
+    expect(api.status).toBe(404);
+    expect(((await api.json()) as { code: string }).code).toBe("NOT_FOUND");
+    const sio = await SELF.fetch(`${BASE}/socket.io/?EIO=3&transport=polling`);
+    expect(sio.status).toBe(400);
   });
 
   it("unknown routes get the error envelope, CORS preflight is answered", async () => {
