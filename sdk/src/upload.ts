@@ -78,6 +78,11 @@ export async function uploadFile(im: EdgeIm, file: Blob & { name?: string }, opt
     return file;
   };
   if (upload.status === "completed" && upload.file) return done(upload.file);
+  // these bytes are stored already (someone else's): prove I have them and skip the parts
+  if (upload.proof) {
+    const proven = await answerProof(im, upload.id, upload.proof.ranges, file);
+    if (proven) return done(proven);
+  }
 
   const missing = new Set(upload.missing_parts);
   let stored = upload.uploaded_bytes;
@@ -94,6 +99,22 @@ export async function uploadFile(im: EdgeIm, file: Blob & { name?: string }, opt
   const completed = (await im.data(im.api.POST("/uploads/{id}/complete", { params: { path: { id: upload.id } } }))).upload;
   if (!completed.file) throw new EdgeImError(409, "CONFLICT", completed.error ?? "The upload did not complete");
   return done(completed.file);
+}
+
+/**
+ * Answers a possession challenge (POST /uploads returned `proof.ranges`) with the sha256 of each byte
+ * range of the file. The stored file on success; null when the server refused (409: the challenge
+ * was spent or the bytes are gone), and the parts then go up as usual.
+ */
+async function answerProof(im: EdgeIm, id: string, ranges: { offset: number; length: number }[], file: Blob): Promise<StoredFile | null> {
+  const sha256s = await Promise.all(ranges.map(async (r) => hex(await crypto.subtle.digest("SHA-256", await file.slice(r.offset, r.offset + r.length).arrayBuffer()))));
+  try {
+    const { upload } = await im.data(im.api.POST("/uploads/{id}/proof", { params: { path: { id } }, body: { sha256s } }));
+    return upload.status === "completed" && upload.file ? upload.file : null;
+  } catch (err) {
+    if (err instanceof EdgeImError && err.status === 409) return null;
+    throw err;
+  }
 }
 
 /** The part of XMLHttpRequest used here (declared so the SDK also compiles without the DOM library). */

@@ -69,7 +69,9 @@ export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
   return { required: true, description, content: { "application/json": { schema } } };
 }
 
-export const bearer = [{ bearerAuth: [] }];
+export const bearer: Record<string, string[]>[] = [{ bearerAuth: [] }];
+/** Public, with more for a signed-in caller (an invalid token is still refused). */
+export const optionalBearer: Record<string, string[]>[] = [{}, { bearerAuth: [] }];
 
 export function ok<T, S extends 200 | 201 | 202 = 200>(c: Context<AppEnv>, message: string, data: T, status?: S) {
   return c.json({ success: true as const, message, data }, (status ?? 200) as S);

@@ -22,6 +22,15 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
+/**
+ * Public routes that say more to a signed-in caller: a request with an Authorization header is
+ * authenticated exactly as by requireAuth (a bad token is still 401); one without goes on anonymous.
+ */
+export const optionalAuth = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.req.header("authorization") === undefined) return next();
+  return requireAuth(c, next);
+});
+
 export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.var.user?.isAdmin) throw new AppError("FORBIDDEN", "Administrators only");
   await next();

@@ -103,4 +103,25 @@ describe("discover links", () => {
     expectError(await call("POST", "/admin/discover", { token: a.token, body: { name: "x", url: "https://x.y" } }), 403);
     expectError(await call("GET", "/discover"), 401);
   });
+
+  it("takes and returns seed 004's {name, logo, url}, with icon as an alias of logo", async () => {
+    const a = await signup();
+    const created = await call("POST", "/admin/discover", { token: root.token, body: { name: "Shop", logo: "https://example.com/logo.png", url: "https://example.com/shop" } });
+    expect(created.status).toBe(201);
+    const link = created.body.data.link;
+    expect(link).toMatchObject({ name: "Shop", url: "https://example.com/shop", logo: "https://example.com/logo.png", icon: "https://example.com/logo.png" });
+    const listed = (await call("GET", "/discover", { token: a.token })).body.data.links.find((l: { id: string }) => l.id === link.id);
+    expect(listed).toMatchObject({ name: "Shop", logo: "https://example.com/logo.png", url: "https://example.com/shop", icon: "https://example.com/logo.png" });
+    // icon (the older name) sets the same field
+    const viaIcon = (await call("POST", "/admin/discover", { token: root.token, body: { name: "Old", icon: "https://example.com/i.png", url: "https://example.com/o" } })).body.data.link;
+    expect(viaIcon).toMatchObject({ logo: "https://example.com/i.png", icon: "https://example.com/i.png" });
+    const patched = await call("PATCH", `/admin/discover/${link.id}`, { token: root.token, body: { logo: "https://example.com/new.png" } });
+    expect(patched.body.data.link).toMatchObject({ logo: "https://example.com/new.png", icon: "https://example.com/new.png", name: "Shop" });
+    expect((await call("PATCH", `/admin/discover/${link.id}`, { token: root.token, body: { logo: null } })).body.data.link).toMatchObject({ logo: null, icon: null });
+    // both names with different values, or a logo that is not an http(s) URL: 400
+    expectError(await call("POST", "/admin/discover", { token: root.token, body: { name: "x", url: "https://x.y", logo: "https://x.y/a.png", icon: "https://x.y/b.png" } }), 400, "VALIDATION_ERROR");
+    expectError(await call("PATCH", `/admin/discover/${link.id}`, { token: root.token, body: { logo: "https://x.y/a.png", icon: "https://x.y/b.png" } }), 400, "VALIDATION_ERROR");
+    expectError(await call("POST", "/admin/discover", { token: root.token, body: { name: "x", url: "https://x.y", logo: "javascript:alert(1)" } }), 400, "VALIDATION_ERROR");
+    expectError(await call("POST", "/admin/discover", { token: a.token, body: { name: "x", url: "https://x.y", logo: "https://x.y/a.png" } }), 403);
+  });
 });

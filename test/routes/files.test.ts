@@ -279,10 +279,12 @@ describe("chunked uploads", () => {
     expect(instant.body.data.upload).toMatchObject({ status: "completed", instant: true, progress: 1 });
     expect(instant.body.data.upload.file).toMatchObject({ name: "copy.mp4", owner_id: a.id, size: data.length });
     expect((await fetchFile(instant.body.data.upload.file.download_url)).body.length).toBe(data.length);
-    // from someone else: a hash alone does not reveal (or hand over) another user's file
+    expect(instant.body.data.upload.proof).toBeNull();
+    // from someone else: a hash alone does not hand over another user's file (a challenge instead)
     const b = await signup();
     const theirs = await start(b, data, { file_name: "guess.mp4" });
     expect(theirs.body.data.upload).toMatchObject({ status: "uploading", instant: false, file: null });
+    expect(theirs.body.data.upload.proof.ranges.length).toBeGreaterThan(0);
   });
 
   it("fails an upload whose bytes do not match its sha256, and aborts on request or expiry", async () => {
@@ -346,5 +348,178 @@ describe("chunked uploads", () => {
     const fake = new TextEncoder().encode("not an image at all");
     const avatar = (await call("POST", "/uploads", { token: a.token, body: { file_name: "me.png", size: fake.length, sha256: await sha256(fake), content_type: "image/png", purpose: "avatar" } })).body.data.upload;
     expectError(await putPart(a, avatar.id, 1, fake), 415);
+  });
+});
+
+describe("instant upload with proof of possession (seed 002)", () => {
+  const begin = async (user: TestUser, data: Uint8Array, extra: Record<string, unknown> = {}) => {
+    const res = await call("POST", "/uploads", {
+      token: user.token,
+      body: { file_name: "doc.bin", size: data.length, sha256: await sha256(data), content_type: "application/octet-stream", purpose: "other", ...extra },
+    });
+    expect(res.status).toBe(201);
+    return res.body.data.upload as { id: string; status: string; instant: boolean; proof: { ranges: { offset: number; length: number }[] } | null; file: { id: string } | null };
+  };
+  const answer = (data: Uint8Array, ranges: { offset: number; length: number }[]) => Promise.all(ranges.map((r) => sha256(data.slice(r.offset, r.offset + r.length))));
+  const prove = (user: TestUser, id: string, sha256s: string[]) => call("POST", `/uploads/${id}/proof`, { token: user.token, body: { sha256s } });
+  const putPart = (user: TestUser, id: string, n: number, data: Uint8Array) =>
+    call("PUT", `/uploads/${id}/parts/${n}`, { token: user.token, raw: data, headers: { "content-type": "application/octet-stream" } });
+
+  it("the right hashes complete at once with a file of my own on the stored bytes, which outlives the first owner's", async () => {
+    const a = await signup();
+    const b = await signup();
+    const data = bytes(300_000, 21);
+    const original = await uploadOne(a, data, { name: "report.bin", type: "application/octet-stream", purpose: "other" });
+
+    const up = await begin(b, data, { file_name: "mine.bin" });
+    expect(up).toMatchObject({ status: "uploading", instant: false, file: null });
+    const { ranges } = up.proof!;
+    expect(ranges).toHaveLength(3);
+    for (const r of ranges) {
+      expect(r.length).toBe(4096);
+      expect(r.offset).toBeGreaterThanOrEqual(0);
+      expect(r.offset + r.length).toBeLessThanOrEqual(data.length);
+    }
+    // the ranges are the server's random choice: another challenge for the same bytes asks for others
+    const again = await begin(b, data);
+    expect(again.proof!.ranges).not.toEqual(ranges);
+
+    const res = await prove(b, up.id, await answer(data, ranges));
+    expect(res.status).toBe(200);
+    expect(res.body.message).toBe("Possession proven: upload completed");
+    const done = res.body.data.upload;
+    expect(done).toMatchObject({ id: up.id, status: "completed", instant: true, progress: 1, proof: null });
+    expect(done.file).toMatchObject({ owner_id: b.id, name: "mine.bin", size: data.length, sha256: original.sha256, purpose: "other" });
+    expect(done.file.id).not.toBe(original.id);
+    expect((await call("GET", `/uploads/${up.id}`, { token: b.token })).body.data.upload).toMatchObject({ status: "completed", instant: true, file: { id: done.file.id } });
+    // one stored object, two owners
+    const rows = await db().select().from(filesTable).where(eq(filesTable.sha256, original.sha256));
+    expect(new Set(rows.map((r) => r.r2Key)).size).toBe(1);
+    expect((await fetchFile(`/files/${done.file.id}/download`, b.token)).body).toEqual(data);
+    // the first owner's file is still theirs alone, and deleting it keeps mine
+    expectError(await call("GET", `/files/${original.id}`, { token: b.token }), 403);
+    await call("DELETE", `/files/${original.id}`, { token: a.token });
+    expect((await fetchFile(`/files/${done.file.id}/download`, b.token)).body).toEqual(data);
+    // answering again returns the same completed upload
+    expect((await prove(b, up.id, await answer(data, ranges))).body.data.upload.file.id).toBe(done.file.id);
+  });
+
+  it("a wrong answer is a 409 that hands over nothing, spends the challenge, and the normal upload goes on", async () => {
+    const a = await signup();
+    const b = await signup();
+    const data = bytes(9000, 5);
+    await uploadOne(a, data, { name: "a.bin", type: "application/octet-stream", purpose: "other" });
+    const up = await begin(b, data);
+    const right = await answer(data, up.proof!.ranges);
+    const wrong = [...right];
+    wrong[wrong.length - 1] = await sha256(new TextEncoder().encode("guess"));
+    const refused = await prove(b, up.id, wrong);
+    expectError(refused, 409, "CONFLICT");
+    expect(refused.body.error).toContain("upload the parts");
+    const after = (await call("GET", `/uploads/${up.id}`, { token: b.token })).body.data.upload;
+    expect(after).toMatchObject({ status: "uploading", instant: false, file: null, proof: null, missing_parts: [1] });
+    expect((await db().select().from(filesTable).where(eq(filesTable.ownerId, b.id))).length).toBe(0);
+    // one answer per challenge: even the right hashes now get a 409
+    expectError(await prove(b, up.id, right), 409, "CONFLICT");
+    // the parts go up as usual
+    expect((await putPart(b, up.id, 1, data)).status).toBe(200);
+    const completed = await call("POST", `/uploads/${up.id}/complete`, { token: b.token });
+    expect(completed.status).toBe(200);
+    expect(completed.body.data.upload).toMatchObject({ status: "completed", instant: false });
+    expect((await fetchFile(`/files/${completed.body.data.upload.file.id}/download`, b.token)).body).toEqual(data);
+  });
+
+  it("a second user without the bytes cannot pass: whole-file hash, another file's ranges, a replayed answer", async () => {
+    const a = await signup();
+    const b = await signup();
+    const c = await signup();
+    const data = bytes(400_000, 8);
+    const sha = await sha256(data);
+    const original = await uploadOne(a, data, { name: "secret.bin", type: "application/octet-stream", purpose: "other" });
+    // b has the bytes and passes; c only knows the hash (and b's answer to b's challenge)
+    const bUp = await begin(b, data);
+    const bAnswer = await answer(data, bUp.proof!.ranges);
+    expect((await prove(b, bUp.id, bAnswer)).status).toBe(200);
+    const attempts: string[][] = [
+      [sha, sha, sha],
+      bAnswer, // replayed from another challenge: the ranges differ
+      await answer(bytes(400_000, 9), [{ offset: 0, length: 4096 }, { offset: 4096, length: 4096 }, { offset: 8192, length: 4096 }]),
+    ];
+    for (const guess of attempts) {
+      const up = await begin(c, data);
+      expect(up.proof).not.toBeNull();
+      expectError(await prove(c, up.id, guess), 409, "CONFLICT");
+      expect((await call("GET", `/uploads/${up.id}`, { token: c.token })).body.data.upload).toMatchObject({ status: "uploading", file: null });
+    }
+    expect((await db().select().from(filesTable).where(eq(filesTable.ownerId, c.id))).length).toBe(0);
+    expectError(await call("GET", `/files/${original.id}`, { token: c.token }), 403);
+    expect((await fetchFile(`/files/${original.id}/download`, c.token)).status).toBe(403);
+  });
+
+  it("limits wrong answers: after 10 in a day a user gets plain uploads, without a challenge", async () => {
+    const a = await signup();
+    const b = await signup();
+    const data = bytes(2000, 13);
+    await uploadOne(a, data, { name: "a.bin", type: "application/octet-stream", purpose: "other" });
+    const junk = await sha256(new TextEncoder().encode("junk"));
+    for (let i = 0; i < 10; i++) {
+      const up = await begin(b, data);
+      expect(up.proof).not.toBeNull();
+      expectError(await prove(b, up.id, up.proof!.ranges.map(() => junk)), 409, "CONFLICT");
+    }
+    const plain = await begin(b, data);
+    expect(plain).toMatchObject({ status: "uploading", instant: false, proof: null });
+    expectError(await prove(b, plain.id, [junk]), 409, "CONFLICT");
+    // others are not affected
+    const c = await signup();
+    expect((await begin(c, data)).proof).not.toBeNull();
+  });
+
+  it("my own bytes complete without a challenge; small files are challenged on their whole content; images only adopt images", async () => {
+    const a = await signup();
+    const b = await signup();
+    const own = bytes(700, 17);
+    await uploadOne(a, own, { name: "own.bin", type: "application/octet-stream", purpose: "other" });
+    expect(await begin(a, own)).toMatchObject({ status: "completed", instant: true, proof: null });
+
+    const up = await begin(b, own);
+    expect(up.proof!.ranges).toEqual([{ offset: 0, length: 700 }]);
+    expect((await prove(b, up.id, [await sha256(own)])).body.data.upload).toMatchObject({ status: "completed", instant: true });
+
+    // a stored PNG adopted as an avatar keeps its checked type
+    await uploadOne(a, PNG, { name: "pic.png", type: "image/png", purpose: "message" });
+    const avatar = await begin(b, PNG, { file_name: "me.png", content_type: "image/png", purpose: "avatar" });
+    const proven = await prove(b, avatar.id, await answer(PNG, avatar.proof!.ranges));
+    expect(proven.body.data.upload.file).toMatchObject({ purpose: "avatar", content_type: "image/png", owner_id: b.id });
+    // bytes stored as a non-image are no avatar: a plain upload
+    expect((await begin(b, own, { file_name: "x.png", content_type: "image/png", purpose: "avatar" })).proof).toBeNull();
+  });
+
+  it("refuses bad proof requests", async () => {
+    const a = await signup();
+    const b = await signup();
+    const data = bytes(20_000, 4);
+    await uploadOne(a, data, { name: "a.bin", type: "application/octet-stream", purpose: "other" });
+    const up = await begin(b, data);
+    const right = await answer(data, up.proof!.ranges);
+    expectError(await prove(b, up.id, right.slice(0, 2)), 400, "VALIDATION_ERROR");
+    for (const body of [{}, { sha256s: [] }, { sha256s: ["xyz"] }, { sha256s: right, extra: 1 }, { sha256s: "ab".repeat(32) }]) {
+      expectError(await call("POST", `/uploads/${up.id}/proof`, { token: b.token, body }), 400, "VALIDATION_ERROR");
+    }
+    expectError(await call("POST", `/uploads/${up.id}/proof`, { body: { sha256s: right } }), 401, "UNAUTHORIZED");
+    // someone else's upload is not found, even with the right answer
+    expectError(await prove(a, up.id, right), 404, "NOT_FOUND");
+    expectError(await prove(b, "upl_0000000000missing000", right), 404, "NOT_FOUND");
+    // an upload without a challenge
+    const fresh = bytes(3000, 77);
+    const plain = await begin(b, fresh);
+    expect(plain.proof).toBeNull();
+    expectError(await prove(b, plain.id, [await sha256(fresh)]), 409, "CONFLICT");
+    // an aborted upload's challenge is gone
+    await call("DELETE", `/uploads/${up.id}`, { token: b.token });
+    expectError(await prove(b, up.id, right), 409, "CONFLICT");
+    // the bad requests above spent nothing: b still passes a fresh challenge
+    const next = await begin(b, data);
+    expect((await prove(b, next.id, await answer(data, next.proof!.ranges))).status).toBe(200);
   });
 });

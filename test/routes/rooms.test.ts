@@ -67,7 +67,7 @@ describe("GET /rooms (seed 001)", () => {
     expect(res.body.data.total).toBeGreaterThanOrEqual(1);
     const all = await listAll(user.token);
     const item = all.find((r) => r.id === room.id)!;
-    expect(Object.keys(item).sort()).toEqual(["created_at", "creator_id", "description", "id", "member_count", "name"]);
+    expect(Object.keys(item).sort()).toEqual(["created_at", "creator_id", "description", "id", "joined", "member_count", "name"]);
     expect(item).toMatchObject({ name: "General Chat", description: "Main discussion room", creator_id: user.id, member_count: 1 });
   });
 
@@ -92,7 +92,36 @@ describe("GET /rooms (seed 001)", () => {
     expectError(await call("GET", "/rooms?limit=0", { token: user.token }), 400, "VALIDATION_ERROR");
     expectError(await call("GET", "/rooms?offset=-1", { token: user.token }), 400, "VALIDATION_ERROR");
     expectError(await call("GET", "/rooms?limit=abc", { token: user.token }), 400, "VALIDATION_ERROR");
-    expectError(await call("GET", "/rooms"), 401, "UNAUTHORIZED");
+    expectError(await call("GET", "/rooms?limit=abc"), 400, "VALIDATION_ERROR");
+  });
+
+  it("is public (seed 001 marks no lock on it): no token lists every room without per-user fields", async () => {
+    const owner = await signup();
+    const room = await createRoom(owner.token, { name: "Lobby", description: "open to all" });
+    const res = await call("GET", "/rooms?limit=100");
+    expect(res.status).toBe(200);
+    expect(res.body.message).toBe("Successfully retrieved rooms");
+    let item = res.body.data.rooms.find((r: { id: string }) => r.id === room.id);
+    for (let offset = 100; !item && offset < res.body.data.total; offset += 100) {
+      item = (await call("GET", `/rooms?limit=100&offset=${offset}`)).body.data.rooms.find((r: { id: string }) => r.id === room.id);
+    }
+    expect(item).toEqual({ id: room.id, name: "Lobby", description: "open to all", creator_id: owner.id, member_count: 1, created_at: room.created_at });
+    for (const r of res.body.data.rooms) expect(r).not.toHaveProperty("joined");
+  });
+
+  it("with a token adds whether I joined each room; a bad token is still refused", async () => {
+    const owner = await signup();
+    const other = await signup();
+    const room = await createRoom(owner.token);
+    const find = async (token: string) => (await listAll(token)).find((r) => r.id === room.id)!;
+    expect(await find(owner.token)).toMatchObject({ joined: true });
+    expect(await find(other.token)).toMatchObject({ joined: false });
+    await call("POST", "/rooms/join", { token: other.token, body: { room_id: room.id } });
+    expect(await find(other.token)).toMatchObject({ joined: true, member_count: 2 });
+    expectError(await call("GET", "/rooms", { token: "not-a-jwt" }), 401, "UNAUTHORIZED");
+    expectError(await call("GET", "/rooms", { headers: { authorization: "Basic abc" } }), 401, "UNAUTHORIZED");
+    // the rest of /rooms still needs a token
+    expectError(await call("POST", "/rooms", { body: { name: "x" } }), 401, "UNAUTHORIZED");
   });
 });
 

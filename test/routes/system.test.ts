@@ -55,6 +55,26 @@ describe("system endpoints (seed 001)", () => {
     expect(String(docs.body)).toContain("/api/v1/openapi.json");
   });
 
+  it("documents issue 19's contract: public GET /rooms, group icon, discover logo, the upload proof", async () => {
+    const doc = (await call("GET", "/api/v1/openapi.json")).body;
+    // a schema's property names, following allOf and $ref (extended schemas are emitted that way)
+    const props = (schema: { $ref?: string; properties?: object; allOf?: object[] }): string[] => {
+      if (schema.$ref) return props(doc.components.schemas[schema.$ref.split("/").pop()!]);
+      return [...Object.keys(schema.properties ?? {}), ...(schema.allOf ?? []).flatMap((s) => props(s as never))];
+    };
+    const fields = (name: string) => props(doc.components.schemas[name]);
+    expect(doc.paths["/rooms"].get.security).toEqual([{}, { bearerAuth: [] }]);
+    expect(fields("RoomListItem")).toContain("joined");
+    for (const name of ["Group", "GroupCreate", "WorkspaceGroup"]) expect(fields(name)).toContain("icon");
+    expect(fields("WorkspaceGroup")).toEqual(expect.arrayContaining(["state", "joined"]));
+    expect(fields("DiscoverLink")).toEqual(expect.arrayContaining(["logo", "icon"]));
+    const proof = doc.paths["/uploads/{id}/proof"].post;
+    expect(proof.requestBody.content["application/json"].schema.$ref).toBe("#/components/schemas/UploadProof");
+    expect(fields("UploadProof")).toEqual(["sha256s"]);
+    expect(proof.responses).toHaveProperty("409");
+    expect(fields("Upload")).toContain("proof");
+  });
+
   it("/docs works with no internet: every script it loads is served by this Worker's assets", async () => {
     const res = await SELF.fetch(`${BASE}/docs`);
     expect(res.status).toBe(200);

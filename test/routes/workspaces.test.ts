@@ -210,6 +210,50 @@ describe("groups inside a workspace (003)", () => {
     expectError(await call("POST", `/groups/${second.id}/join`, { token: outsider.token }), 403, "FORBIDDEN");
   });
 
+  it("seed 003's {name, icon}: the icon (an https URL) is stored beside the avatar and listed with each user's joined state", async () => {
+    const owner = await signup();
+    const ws = await createWorkspace(owner);
+    const member = await signup();
+    const other = await signup();
+    for (const u of [member, other]) await call("POST", `/workspaces/${ws.id}/join`, { token: u.token });
+    const icon = "https://www.somode.com/uploadimg/image/20230129/20230129150835_59024.jpg";
+    const created = await call("POST", `/workspaces/${ws.id}/groups`, { token: owner.token, body: { name: "小黑子的世界", icon } });
+    expect(created.status).toBe(201);
+    expect(created.body.data.group).toMatchObject({ name: "小黑子的世界", icon, avatar: null, workspace_id: ws.id });
+    const group = created.body.data.group;
+    const both = (await call("POST", `/workspaces/${ws.id}/groups`, { token: owner.token, body: { name: "World 2", icon, avatar: "file_x" } })).body.data.group;
+    expect(both).toMatchObject({ icon, avatar: "file_x" });
+    await call("POST", `/groups/${group.id}/join`, { token: member.token });
+
+    const seen = async (token: string) =>
+      (await call("GET", `/workspaces/${ws.id}/groups`, { token })).body.data.groups.map((g: { id: string; name: string; icon: string; state: number; joined: boolean }) => [g.id, g.name, g.icon, g.state, g.joined]);
+    expect(await seen(member.token)).toEqual([
+      [group.id, "小黑子的世界", icon, 1, true],
+      [both.id, "World 2", icon, 0, false],
+    ]);
+    expect(await seen(other.token)).toEqual([
+      [group.id, "小黑子的世界", icon, 0, false],
+      [both.id, "World 2", icon, 0, false],
+    ]);
+    expect(await seen(owner.token)).toEqual([
+      [group.id, "小黑子的世界", icon, 1, true],
+      [both.id, "World 2", icon, 1, true],
+    ]);
+    // the group itself shows it too, and its owner may change or clear it
+    expect((await call("GET", `/groups/${group.id}`, { token: member.token })).body.data.group).toMatchObject({ icon });
+    const changed = await call("PATCH", `/groups/${group.id}`, { token: owner.token, body: { icon: "https://img.example/new.png" } });
+    expect(changed.status).toBe(200);
+    expect(changed.body.data.group).toMatchObject({ icon: "https://img.example/new.png" });
+    expect((await call("PATCH", `/groups/${group.id}`, { token: owner.token, body: { icon: null } })).body.data.group).toMatchObject({ icon: null });
+    expectError(await call("PATCH", `/groups/${group.id}`, { token: member.token, body: { icon } }), 403, "FORBIDDEN");
+    // only https URLs
+    for (const bad of ["http://img.example/i.png", "javascript:alert(1)", "icon.png", "https://user:pw@img.example/i.png", "", 5]) {
+      expectError(await call("POST", `/workspaces/${ws.id}/groups`, { token: owner.token, body: { name: "bad", icon: bad } }), 400, "VALIDATION_ERROR");
+    }
+    expectError(await call("POST", `/workspaces/${ws.id}/groups`, { token: member.token, body: { name: "mine", icon } }), 403, "FORBIDDEN");
+    expectError(await call("POST", `/workspaces/${ws.id}/groups`, { body: { name: "anon", icon } }), 401, "UNAUTHORIZED");
+  });
+
   it("dissolved groups leave the workspace list; bad group bodies are 400", async () => {
     const owner = await signup();
     const ws = await createWorkspace(owner);

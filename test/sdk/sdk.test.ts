@@ -136,6 +136,52 @@ describe("sdk: uploads", () => {
   });
 });
 
+describe("sdk: instant upload with proof of possession", () => {
+  it("answers the server's challenge from the file's bytes and sends no parts", async () => {
+    const bytes = new Uint8Array(200_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13 + 5) & 0xff;
+    const first = await account();
+    const original = await first.upload(new File([bytes], "orig.bin", { type: "application/octet-stream" }), { purpose: "other" });
+    const calls: string[] = [];
+    const spy: typeof fetch = async (input, init) => {
+      const req = new Request(input, init);
+      calls.push(`${req.method} ${new URL(req.url).pathname.replace(/\/upl_[0-9a-z]+/, "/{id}")}`);
+      return SELF.fetch(req);
+    };
+    const sdk = client(undefined, spy);
+    await sdk.register({ username: uniq("sdk"), password: "pass-word-1" });
+    const progress: number[] = [];
+    const stored = await sdk.upload(new File([bytes], "mine.bin", { type: "application/octet-stream" }), { purpose: "other", chunkedAbove: 0, resumeStore: null, onProgress: (n) => progress.push(n) });
+    expect(stored).toMatchObject({ name: "mine.bin", size: bytes.length, owner_id: sdk.session!.id, sha256: original.sha256 });
+    expect(stored.id).not.toBe(original.id);
+    expect(calls.filter((c) => c.includes("/uploads"))).toEqual(["POST /api/v1/uploads", "POST /api/v1/uploads/{id}/proof"]);
+    expect(progress.at(-1)).toBe(bytes.length);
+    const res = await SELF.fetch(`${BASE}${stored.download_url}`);
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+  });
+
+  it("a refused answer falls back to sending the parts", async () => {
+    const bytes = new Uint8Array(100_000).map((_, i) => (i * 7) & 0xff);
+    const first = await account();
+    await first.upload(new File([bytes], "orig.bin"), { purpose: "other" });
+    const calls: string[] = [];
+    // the answer is corrupted on the way: the server refuses it (409) and the upload goes on
+    const tamper: typeof fetch = async (input, init) => {
+      const req = new Request(input, init);
+      calls.push(`${req.method} ${new URL(req.url).pathname.replace(/\/upl_[0-9a-z]+/, "/{id}")}`);
+      if (!req.url.endsWith("/proof")) return SELF.fetch(req);
+      const body = (await req.text()).replace(/[0-9a-f]{8}"/, '00000000"');
+      return SELF.fetch(new Request(req.url, { method: req.method, headers: req.headers, body }));
+    };
+    const sdk = client(undefined, tamper);
+    await sdk.register({ username: uniq("sdk"), password: "pass-word-1" });
+    const stored = await sdk.upload(new File([bytes], "mine.bin"), { purpose: "other", chunkedAbove: 0, resumeStore: null });
+    expect(calls.filter((c) => c.includes("/uploads"))).toEqual(["POST /api/v1/uploads", "POST /api/v1/uploads/{id}/proof", "PUT /api/v1/uploads/{id}/parts/1", "POST /api/v1/uploads/{id}/complete"]);
+    const res = await SELF.fetch(`${BASE}${stored.download_url}`);
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+  });
+});
+
 /** Two accounts in a room, each on a bound connection; `seen` collects what b receives. */
 async function roomPair() {
   const a = await account();

@@ -46,6 +46,8 @@ export const conversations = sqliteTable(
     name: text("name"),
     description: text("description"),
     avatar: text("avatar"),
+    /** An https image URL (seed 003's group `icon`), beside the uploaded `avatar`. */
+    icon: text("icon"),
     creatorId: text("creator_id").references(() => users.id),
     ownerId: text("owner_id").references(() => users.id),
     dmKey: text("dm_key"),

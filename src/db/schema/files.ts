@@ -58,6 +58,13 @@ export const uploads = sqliteTable(
     error: text("error"),
     createdAt: text("created_at").notNull().default(now),
     expiresAt: text("expires_at").notNull(),
+    /**
+     * The possession challenge (seed 002's instant upload of bytes stored under another owner): the
+     * byte ranges, as JSON `[{offset, length}]`, whose sha256s the caller must send to adopt the stored
+     * object. One answer per challenge: `proof_state` goes pending → passed or failed.
+     */
+    proofRanges: text("proof_ranges"),
+    proofState: text("proof_state", { enum: ["pending", "passed", "failed"] }),
   },
   (t) => [index("uploads_owner_idx").on(t.ownerId, t.createdAt), index("uploads_expiry_idx").on(t.status, t.expiresAt)],
 );

@@ -91,12 +91,27 @@ const Url = z
 const LinkFields = {
   name: z.string().trim().min(1).max(64),
   url: Url,
-  icon: Url.nullable().optional(),
+  logo: Url.nullable().optional().openapi({ description: "seed 004's logo: an image URL" }),
+  icon: Url.nullable().optional().openapi({ description: "the same as logo (an alias); send one of them" }),
   description: z.string().trim().max(500).nullable().optional(),
   sort: z.number().int().min(-1_000_000).max(1_000_000).optional().openapi({ description: "lower first; ties by creation" }),
 };
+/** `logo` (seed 004) and `icon` name one field; sending both with different values is refused. */
+const oneLogo = (v: { logo?: string | null; icon?: string | null }) => v.logo === undefined || v.icon === undefined || v.logo === v.icon;
+const ONE_LOGO = { message: "logo and icon are the same field: send one of them", path: ["logo"] };
+function foldLogo<T extends { logo?: string | null; icon?: string | null }>({ logo, icon, ...rest }: T) {
+  const value = logo !== undefined ? logo : icon;
+  return { ...rest, ...(value !== undefined ? { icon: value } : {}) };
+}
+
 const DiscoverLink = z
-  .object({ id: LinkId, name: z.string(), url: z.string(), icon: z.string().nullable(), description: z.string().nullable(), sort: z.number().int(), created_at: z.string(), updated_at: z.string() })
+  .object({
+    id: LinkId,
+    name: z.string(),
+    url: z.string(),
+    logo: z.string().nullable().openapi({ description: "seed 004's logo" }),
+    icon: z.string().nullable().openapi({ description: "the same as logo (kept for older clients)" }),
+    description: z.string().nullable(), sort: z.number().int(), created_at: z.string(), updated_at: z.string() })
   .openapi("DiscoverLink");
 
 router.openapi(
@@ -121,10 +136,10 @@ router.openapi(
     tags,
     security: bearer,
     summary: "Add a discover link",
-    request: { body: jsonBody(z.object(LinkFields).strict()) },
+    request: { body: jsonBody(z.object(LinkFields).strict().refine(oneLogo, ONE_LOGO)) },
     responses: { 201: envelope(z.object({ link: DiscoverLink }), "Added"), ...errors(401, 403, 415) },
   }),
-  async (c) => ok(c, "Discover link added", { link: await admin.createLink(c.var.db, c.req.valid("json")) }, 201),
+  async (c) => ok(c, "Discover link added", { link: await admin.createLink(c.var.db, foldLogo(c.req.valid("json"))) }, 201),
 );
 
 router.openapi(
@@ -138,14 +153,15 @@ router.openapi(
       params: z.object({ id: LinkId }),
       body: jsonBody(
         z
-          .object({ name: LinkFields.name.optional(), url: Url.optional(), icon: LinkFields.icon, description: LinkFields.description, sort: LinkFields.sort })
+          .object({ name: LinkFields.name.optional(), url: Url.optional(), logo: LinkFields.logo, icon: LinkFields.icon, description: LinkFields.description, sort: LinkFields.sort })
           .strict()
-          .refine((v) => Object.keys(v).length > 0, "nothing to change"),
+          .refine((v) => Object.keys(v).length > 0, "nothing to change")
+          .refine(oneLogo, ONE_LOGO),
       ),
     },
     responses: { 200: envelope(z.object({ link: DiscoverLink })), ...errors(401, 403, 404, 415) },
   }),
-  async (c) => ok(c, "Discover link updated", { link: await admin.updateLink(c.var.db, c.req.valid("param").id, c.req.valid("json")) }),
+  async (c) => ok(c, "Discover link updated", { link: await admin.updateLink(c.var.db, c.req.valid("param").id, foldLogo(c.req.valid("json"))) }),
 );
 
 router.openapi(

@@ -101,7 +101,7 @@ export async function setDisabled(env: Env, db: Db, admin: AuthUser, userId: str
 // ---- discover links -----------------------------------------------------------------------------
 
 type LinkRow = typeof discoverLinks.$inferSelect;
-const linkView = (l: LinkRow) => ({ id: l.id, name: l.name, url: l.url, icon: l.icon, description: l.description, sort: l.sort, created_at: l.createdAt, updated_at: l.updatedAt });
+const linkView = (l: LinkRow) => ({ id: l.id, name: l.name, url: l.url, logo: l.icon, icon: l.icon, description: l.description, sort: l.sort, created_at: l.createdAt, updated_at: l.updatedAt });
 
 export async function listLinks(db: Db) {
   return (await db.select().from(discoverLinks).orderBy(asc(discoverLinks.sort), asc(discoverLinks.createdAt))).map(linkView);

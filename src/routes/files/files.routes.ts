@@ -3,7 +3,7 @@ import { authenticate, bearerToken, requireAuth } from "../../middleware/auth";
 import { getConfig } from "../../middleware/context";
 import { AppError } from "../../lib/errors";
 import { bearer, createRouter, envelope, errors, jsonBody, ok } from "../../lib/openapi";
-import { CreateUploadBody, DownloadQuery, FileParam, FileView, PartParam, UploadForm, UploadParam, UploadView } from "./files.schemas";
+import { CreateUploadBody, DownloadQuery, FileParam, FileView, PartParam, ProofBody, UploadForm, UploadParam, UploadView } from "./files.schemas";
 import * as files from "./files.service";
 
 const tags = ["Files"];
@@ -115,7 +115,7 @@ router.openapi(
     path: "/uploads",
     tags,
     security: bearer,
-    summary: "Start a resumable upload; completes at once (instant: true) when a file with the same sha256 and size is stored",
+    summary: "Start a resumable upload; completes at once (instant: true) when I stored the same bytes before, or challenges me to prove I have them when someone else did",
     description:
       "Upload the parts with PUT /uploads/{id}/parts/{n} in any order (each exactly part_size bytes, the last the remainder), check progress with GET, then POST …/complete, which verifies the whole file's sha256. Unfinished uploads expire after `upload_expiry_hours`.",
     request: { body: jsonBody(CreateUploadBody) },
@@ -184,6 +184,25 @@ router.openapi(
     responses: { 200: envelope(z.object({ upload: UploadView })), ...errors(401, 404, 409) },
   }),
   async (c) => ok(c, "Upload completed", { upload: await files.completeUpload(c.env, c.var.db, c.var.user, c.req.valid("param").id) }),
+);
+
+router.openapi(
+  createRoute({
+    method: "post",
+    path: "/uploads/{id}/proof",
+    tags,
+    security: bearer,
+    summary: "Answer the upload's possession challenge: the right hashes complete it at once (instant: true)",
+    description:
+      "When POST /uploads finds the same sha256 and size stored under another owner it returns `proof: {ranges: [{offset, length}, …]}`. Send the sha256 of each of those byte ranges of your file: if they match the stored bytes the upload completes at once with a file of yours on the stored object. A wrong answer is a 409 and spends the challenge (one answer each; a user who answers wrong too often gets no more challenges for a day); the upload stays open for its parts.",
+    request: { params: UploadParam, body: jsonBody(ProofBody) },
+    responses: { 200: envelope(z.object({ upload: UploadView })), ...errors(401, 404, 409, 415) },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const upload = await files.proveUpload(c.env, c.var.db, c.var.user, id, c.req.valid("json").sha256s);
+    return ok(c, "Possession proven: upload completed", { upload });
+  },
 );
 
 export default router;

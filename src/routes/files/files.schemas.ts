@@ -106,8 +106,24 @@ export const UploadView = z
     created_at: z.string(),
     expires_at: z.string(),
     file: FileView.nullable(),
+    proof: z
+      .object({
+        ranges: z.array(z.object({ offset: z.number().int(), length: z.number().int() })).openapi({ description: "byte ranges of the file, chosen at random by the server" }),
+      })
+      .nullable()
+      .openapi({
+        description:
+          "A possession challenge, while one is open: these bytes are already stored (under another owner), so sending the sha256 of each range to POST /uploads/{id}/proof completes the upload at once. One answer per challenge; ignoring it and uploading the parts works as usual.",
+      }),
   })
   .openapi("Upload");
+
+export const ProofBody = z
+  .object({
+    sha256s: z.array(Sha256).min(1).max(16).openapi({ description: "the sha256 (hex) of each range of `proof.ranges`, in order" }),
+  })
+  .strict()
+  .openapi("UploadProof");
 
 export const UploadParam = z.object({ id: UploadId });
 export const PartParam = z.object({ id: UploadId, n: z.coerce.number().int().min(1).max(10_000) });

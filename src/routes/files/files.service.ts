@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { AuthUser, Db, Env } from "../../env";
 import { conversations, fileRefs, files, friendships, members, uploadParts, uploads } from "../../db/schema";
 import type { Config } from "../../lib/config";
+import { bump, peek } from "../../lib/counters";
 import { hmacHex, sha256Hex, timingSafeEqual, toHex } from "../../lib/crypto";
 import { AppError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
@@ -223,11 +224,12 @@ interface NewFile {
  * One statement: a concurrent delete of the last file on that blob either sees this row (and keeps
  * the blob) or happens first (and nothing is adopted).
  */
-async function adoptBlob(db: Db, f: NewFile, ownOnly = false): Promise<boolean> {
+async function adoptBlob(db: Db, f: NewFile, only: { ownOnly?: boolean; r2Key?: string } = {}): Promise<boolean> {
   const res = await db.run(sql`
     INSERT INTO files (id, owner_id, purpose, target_id, r2_key, name, size, content_type, sha256)
     SELECT ${f.id}, ${f.ownerId}, ${f.purpose}, ${f.targetId}, r2_key, ${f.name}, ${f.size}, ${f.contentType}, ${f.sha256}
-    FROM files WHERE sha256 = ${f.sha256} AND size = ${f.size} AND deleted_at IS NULL ${ownOnly ? sql`AND owner_id = ${f.ownerId}` : sql``} LIMIT 1`);
+    FROM files WHERE sha256 = ${f.sha256} AND size = ${f.size} AND deleted_at IS NULL
+    ${only.ownOnly ? sql`AND owner_id = ${f.ownerId}` : sql``} ${only.r2Key ? sql`AND r2_key = ${only.r2Key}` : sql``} LIMIT 1`);
   return (res.meta.changes ?? 0) > 0;
 }
 
@@ -239,6 +241,16 @@ async function donorType(db: Db, ownerId: string, sha256: string, size: number) 
     .where(and(eq(files.sha256, sha256), eq(files.size, size), eq(files.ownerId, ownerId), isNull(files.deletedAt)))
     .get();
   return row?.contentType ?? null;
+}
+
+/** A live file of anyone's with these bytes that may serve `purpose` (images must be stored as raster images). */
+async function anyDonor(db: Db, sha256: string, size: number, purpose: PurposeT) {
+  const rows = await db
+    .select({ r2Key: files.r2Key, contentType: files.contentType })
+    .from(files)
+    .where(and(eq(files.sha256, sha256), eq(files.size, size), isNull(files.deletedAt)))
+    .limit(20);
+  return rows.find((r) => !IMAGE_PURPOSES.includes(purpose) || RASTER.test(r.contentType)) ?? null;
 }
 
 /** A message file uploaded for a conversation is readable there at once. */
@@ -382,6 +394,7 @@ async function uploadView(env: Env, db: Db, u: UploadRow, instant = false) {
     created_at: u.createdAt,
     expires_at: u.expiresAt,
     file: file ? await fileView(env, file) : null,
+    proof: u.status === "uploading" && u.proofState === "pending" && u.proofRanges ? { ranges: JSON.parse(u.proofRanges) as ProofRange[] } : null,
   };
 }
 
@@ -417,7 +430,7 @@ export async function createUpload(
   if (stored && (!IMAGE_PURPOSES.includes(purpose) || RASTER.test(stored))) {
     contentType = stored;
     const fileId = newId("file");
-    if (await adoptBlob(db, { ...base, id: fileId, contentType }, true)) {
+    if (await adoptBlob(db, { ...base, id: fileId, contentType }, { ownOnly: true })) {
       await addRef(db, fileId, purpose, targetId);
       const row: UploadRow = {
         ...base,
@@ -431,6 +444,8 @@ export async function createUpload(
         fileId,
         error: null,
         expiresAt: now.toISOString(),
+        proofRanges: null,
+        proofState: null,
       };
       await db.insert(uploads).values(row);
       return uploadView(env, db, row, true);
@@ -455,9 +470,126 @@ export async function createUpload(
     fileId: null,
     error: null,
     expiresAt: new Date(now.getTime() + config.upload_expiry_hours * 3600_000).toISOString(),
+    proofRanges: null,
+    proofState: null,
   };
+  // someone else stored these bytes: a possession challenge beside the normal upload (seed 002's
+  // instant upload, without handing the file to whoever merely knows its hash)
+  const ranges = await offerChallenge(db, user.id, input.sha256, input.size, purpose);
+  if (ranges) {
+    row.proofRanges = JSON.stringify(ranges);
+    row.proofState = "pending";
+  }
   await db.insert(uploads).values(row);
   return uploadView(env, db, row);
+}
+
+// ---- possession proof ---------------------------------------------------------------------------
+
+/** How many ranges a challenge asks for, and how long each is (shorter only when the file is). */
+const PROOF_RANGES = 3;
+const PROOF_RANGE_BYTES = 4096;
+/** Per user and day: challenges offered (each one tells that the bytes are stored) and wrong answers. */
+const PROOF_OFFERS_PER_DAY = 200;
+const PROOF_FAILURES_PER_DAY = 10;
+const DAY = 86_400;
+
+interface ProofRange {
+  offset: number;
+  length: number;
+}
+
+/** Server-chosen random ranges of a file of `size` bytes, one in each of PROOF_RANGES equal stretches. */
+export function proofRanges(size: number): ProofRange[] {
+  const length = Math.min(size, PROOF_RANGE_BYTES);
+  if (length === size) return [{ offset: 0, length }];
+  const random = new Uint32Array(PROOF_RANGES);
+  crypto.getRandomValues(random);
+  const stretch = size / PROOF_RANGES;
+  return [...random].map((r, i) => {
+    // anywhere the range fits, biased to its own stretch so the ranges cover the file
+    const lo = Math.min(Math.floor(i * stretch), size - length);
+    const hi = Math.max(lo, Math.min(Math.floor((i + 1) * stretch), size) - length);
+    return { offset: lo + (r % (hi - lo + 1)), length };
+  });
+}
+
+/**
+ * The ranges to challenge the caller with, when another owner's live file has these bytes and the
+ * caller still has challenges left today (one who keeps answering wrong, or probes many hashes, gets
+ * plain uploads only).
+ */
+async function offerChallenge(db: Db, userId: string, sha256: string, size: number, purpose: PurposeT): Promise<ProofRange[] | null> {
+  if (!(await anyDonor(db, sha256, size, purpose))) return null;
+  if ((await peek(db, `proof_fail:${userId}`)).count >= PROOF_FAILURES_PER_DAY) return null;
+  if ((await bump(db, `proof_offer:${userId}`, DAY)).count > PROOF_OFFERS_PER_DAY) return null;
+  return proofRanges(size);
+}
+
+async function rangeSha256(env: Env, key: string, range: ProofRange): Promise<string | null> {
+  const object = await env.FILES.get(key, { range });
+  if (!object) return null;
+  return sha256Hex(await object.arrayBuffer());
+}
+
+/**
+ * POST /uploads/{id}/proof: one answer per challenge. The sha256 of every range of the stored bytes →
+ * the upload completes at once with a file of the caller's on the stored object; anything else → 409,
+ * the challenge is spent and the parts go up as usual.
+ */
+export async function proveUpload(env: Env, db: Db, user: AuthUser, id: string, sha256s: string[]) {
+  const u = await ownUpload(db, user, id);
+  if (u.status === "completed" && u.proofState === "passed") return uploadView(env, db, u, true);
+  requireUploading(u);
+  if (u.proofState !== "pending" || !u.proofRanges) {
+    throw new AppError("CONFLICT", u.proofState ? "This upload's challenge was answered already; upload the parts" : "This upload has no possession challenge; upload the parts");
+  }
+  const ranges = JSON.parse(u.proofRanges) as ProofRange[];
+  if (sha256s.length !== ranges.length) throw new AppError("VALIDATION_ERROR", `sha256s: one hash per range, ${ranges.length} in all`);
+  // spend the challenge first: concurrent answers get one try between them
+  const spent = await db
+    .update(uploads)
+    .set({ proofState: "failed", status: "completing", expiresAt: new Date(Date.now() + 3600_000).toISOString() })
+    .where(and(eq(uploads.id, id), eq(uploads.proofState, "pending"), eq(uploads.status, "uploading")))
+    .run();
+  if (!spent.meta.changes) throw new AppError("CONFLICT", "This upload's challenge was answered already; upload the parts");
+  const refuse = async (why: string) => {
+    await db.update(uploads).set({ status: "uploading", expiresAt: u.expiresAt }).where(and(eq(uploads.id, id), eq(uploads.status, "completing")));
+    return new AppError("CONFLICT", `${why}; upload the parts as usual`);
+  };
+  let donor: Awaited<ReturnType<typeof anyDonor>> = null;
+  let right = false;
+  try {
+    donor = await anyDonor(db, u.sha256, u.size, u.purpose);
+    if (donor) {
+      const want = await Promise.all(ranges.map((r) => rangeSha256(env, donor!.r2Key, r)));
+      const got = new TextEncoder().encode(sha256s.join(","));
+      right = want.every((w) => w !== null) && timingSafeEqual(new TextEncoder().encode(want.join(",")), got);
+    }
+  } catch (err) {
+    await refuse("unreachable");
+    throw err;
+  }
+  if (!right) {
+    await bump(db, `proof_fail:${user.id}`, DAY);
+    throw await refuse(donor ? "The hashes do not match the stored bytes" : "The stored bytes are gone");
+  }
+  const fileId = newId("file");
+  const contentType = donor!.contentType;
+  const adopted = await adoptBlob(db, { id: fileId, ownerId: u.ownerId, purpose: u.purpose, targetId: u.targetId, name: u.name, size: u.size, contentType, sha256: u.sha256 }, { r2Key: donor!.r2Key });
+  if (!adopted) throw await refuse("The stored bytes are gone");
+  const [, , done] = await db.batch([
+    db
+      .update(uploads)
+      .set({ status: "completed", proofState: "passed", fileId, contentType, r2Key: "", r2UploadId: null, partCount: 1, partSize: u.size })
+      .where(and(eq(uploads.id, id), eq(uploads.status, "completing"))),
+    db.delete(uploadParts).where(eq(uploadParts.uploadId, id)),
+    db.select().from(uploads).where(eq(uploads.id, id)),
+  ]);
+  // the parts sent so far (if any) are not needed: free them
+  if (u.r2UploadId) await env.FILES.resumeMultipartUpload(u.r2Key, u.r2UploadId).abort().catch(() => undefined);
+  await addRef(db, fileId, u.purpose, u.targetId);
+  return uploadView(env, db, done[0], true);
 }
 
 export async function getUpload(env: Env, db: Db, user: AuthUser, id: string) {

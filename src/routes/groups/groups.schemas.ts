@@ -12,6 +12,21 @@ export const MyState = z.enum(["member", "pending", "invited", "none"]).openapi(
   description: "002's state: member (joined), pending (my join request waits), invited (an invitation waits for me), none",
 });
 
+/** An absolute https URL (no credentials, no whitespace): seed 003's group `icon`. */
+export const HttpsUrl = z
+  .string()
+  .trim()
+  .max(1024)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === "https:" && !u.username && !u.password && !/\s/.test(s);
+    } catch {
+      return false;
+    }
+  }, "an https URL")
+  .openapi({ format: "uri", example: "https://example.com/icon.png" });
+
 const Location = z.object({ lat: z.number().min(-90).max(90), lng: z.number().min(-180).max(180) }).strict();
 
 const settings = {
@@ -29,6 +44,7 @@ export const GroupCreate = z
     name: z.string().trim().min(1).max(64),
     description: z.string().trim().max(500).optional(),
     avatar: z.string().trim().max(1024).optional(),
+    icon: HttpsUrl.optional().openapi({ description: "seed 003's group icon: an https image URL (avatar is the uploaded picture)" }),
     ...settings,
   })
   .partial({
@@ -48,6 +64,7 @@ export const GroupUpdate = z
     name: z.string().trim().min(1).max(64),
     description: z.string().trim().max(500).nullable(),
     avatar: z.string().trim().max(1024).nullable(),
+    icon: HttpsUrl.nullable(),
     ...settings,
   })
   .partial()
@@ -61,6 +78,7 @@ export const Group = z
     name: z.string(),
     description: z.string().nullable(),
     avatar: z.string().nullable(),
+    icon: z.string().nullable().openapi({ description: "an https image URL (seed 003), or null" }),
     owner_id: z.string().nullable(),
     creator_id: z.string().nullable(),
     workspace_id: z.string().nullable(),

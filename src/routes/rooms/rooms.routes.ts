@@ -1,14 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireAuth } from "../../middleware/auth";
-import { bearer, createRouter, envelope, errors, jsonBody, ok } from "../../lib/openapi";
+import { optionalAuth, requireAuth } from "../../middleware/auth";
+import { bearer, createRouter, optionalBearer, envelope, errors, jsonBody, ok } from "../../lib/openapi";
 import { actorOf } from "../groups/groups.service";
 import { Room, RoomCreate, RoomId, RoomListItem, RoomRef, RoomUpdate } from "./rooms.schemas";
 import * as rooms from "./rooms.service";
 
 const tags = ["Rooms"];
 const router = createRouter();
-router.use("/rooms", requireAuth);
-router.use("/rooms/*", requireAuth);
+// GET /rooms is public (seed 001); a token, when sent, is checked as anywhere else.
+// ("/rooms/*" matches "/rooms" itself too.)
+const publicList = (path: string, method: string) => method === "GET" && /\/rooms\/?$/.test(path);
+router.use("/rooms/*", (c, next) => (publicList(c.req.path, c.req.method) ? optionalAuth(c, next) : requireAuth(c, next)));
 
 const IdParam = z.object({ id: RoomId });
 
@@ -30,8 +32,9 @@ router.openapi(
     method: "get",
     path: "/rooms",
     tags,
-    security: bearer,
-    summary: "All rooms, oldest first (seed 001): limit default 50, at most 100",
+    security: optionalBearer,
+    summary: "All rooms, oldest first (seed 001, public): limit default 50, at most 100",
+    description: "No token needed. With a valid token each room also says whether I have `joined` it; an invalid token is 401.",
     request: {
       query: z.object({
         limit: z.coerce.number().int().min(1).max(100).default(50),
@@ -53,7 +56,7 @@ router.openapi(
   }),
   async (c) => {
     const { limit, offset } = c.req.valid("query");
-    return ok(c, "Successfully retrieved rooms", await rooms.listRooms(await actorOf(c), limit, offset));
+    return ok(c, "Successfully retrieved rooms", await rooms.listRooms(c.var.db, c.var.user?.id ?? null, limit, offset));
   },
 );
 

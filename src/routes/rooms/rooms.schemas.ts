@@ -23,6 +23,7 @@ export const RoomListItem = z
     creator_id: z.string(),
     member_count: z.number().int(),
     created_at: z.string(),
+    joined: z.boolean().optional().openapi({ description: "only with a token: whether I am in the room" }),
   })
   .openapi("RoomListItem");
 

@@ -1,4 +1,5 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../../env";
 import { conversations, members } from "../../db/schema";
 import { conflict, forbidden, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
@@ -64,8 +65,11 @@ export async function createRoom(actor: Actor, input: { name: string; descriptio
   return roomView(inserted[0]);
 }
 
-export async function listRooms(actor: Actor, limit: number, offset: number) {
-  const { db } = actor;
+/**
+ * GET /rooms is public (seed 001 marks it so): anyone sees every room; a signed-in viewer also learns
+ * which ones they have joined.
+ */
+export async function listRooms(db: Db, viewerId: string | null, limit: number, offset: number) {
   const [rows, count] = await db.batch([
     db
       .select()
@@ -76,7 +80,16 @@ export async function listRooms(actor: Actor, limit: number, offset: number) {
       .offset(offset),
     db.select({ total: sql<number>`count(*)` }).from(conversations).where(eq(conversations.kind, "room")),
   ]);
-  return { rooms: rows.map(roomListItem), count: rows.length, total: count[0]?.total ?? 0, limit, offset };
+  let joined: Set<string> | null = null;
+  if (viewerId && rows.length) {
+    const mine = await db
+      .select({ id: members.conversationId })
+      .from(members)
+      .where(and(eq(members.userId, viewerId), inArray(members.conversationId, rows.map((r) => r.id))));
+    joined = new Set(mine.map((m) => m.id));
+  }
+  const items = rows.map((r) => (joined ? { ...roomListItem(r), joined: joined.has(r.id) } : roomListItem(r)));
+  return { rooms: items, count: rows.length, total: count[0]?.total ?? 0, limit, offset };
 }
 
 /** Joining a room I am already in answers with my original join (001 clients join on every visit). */
