@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { openApiDocument } from "./lib/openapi-document.mjs";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const args = process.argv.slice(2);
@@ -21,37 +22,7 @@ const wants = (step) => only.length === 0 || only.includes(step);
 const t0 = Date.now();
 const say = (msg) => console.log(`build: ${msg} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
-/** The OpenAPI document exactly as the Worker serves it, from the app bundled for Node. */
-export async function openApiDocument() {
-  const bundle = await build({
-    entryPoints: [path.join(ROOT, "src/app.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    write: false,
-    logLevel: "error",
-    plugins: [
-      {
-        // the Durable Object base class is only subclassed, never run, when the app answers /openapi.json
-        name: "cloudflare-workers-stub",
-        setup(b) {
-          b.onResolve({ filter: /^cloudflare:/ }, (a) => ({ path: a.path, namespace: "cf-stub" }));
-          b.onLoad({ filter: /.*/, namespace: "cf-stub" }, () => ({ contents: "export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }" }));
-        },
-      },
-    ],
-  });
-  const { createApp } = await import(`data:text/javascript;base64,${Buffer.from(bundle.outputFiles[0].text).toString("base64")}`);
-  const quiet = console.log;
-  console.log = () => undefined; // the request log line
-  try {
-    const res = await createApp().request("/api/v1/openapi.json", {}, {});
-    if (res.status !== 200) throw new Error(`/api/v1/openapi.json answered ${res.status}`);
-    return await res.text();
-  } finally {
-    console.log = quiet;
-  }
-}
+export { openApiDocument };
 
 /** A digest of everything the document is generated from: src/ and the installed dependencies. */
 function sourceDigest() {
