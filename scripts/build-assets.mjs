@@ -7,6 +7,7 @@
 // Layout of dist/public (served at the site root; the Worker answers first for the paths listed in
 // wrangler.toml `run_worker_first`: /api/*, /socket.io/*, /docs):
 //   vendor/scalar-api-reference.js   the API reference's standalone bundle, loaded by /docs
+//   index.html, app.js, app.css      the web chat client (web/, Preact on the SDK), served at /
 //   ...                              each step below adds its own files
 //
 // To add a build (e.g. the web client), append a step to `steps`: an async function that writes into
@@ -14,6 +15,8 @@
 import { copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { openApiTypes } from "./build-sdk.mjs";
+import { buildWeb } from "./build-web.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const ASSETS_DIR = join(root, "dist", "public");
@@ -32,6 +35,11 @@ const steps = [
     mkdirSync(dirname(to), { recursive: true });
     copyFileSync(from, to);
     return `${SCALAR_ASSET} (from @scalar/api-reference)`;
+  },
+  async function webClient(out) {
+    // the client is built on the SDK, whose REST types come from the app's OpenAPI document
+    await openApiTypes();
+    return buildWeb(out);
   },
 ];
 

@@ -139,7 +139,6 @@ export function createApp() {
       agent: { disabled: true },
     }),
   );
-  app.get("/", (c) => c.redirect("/docs"));
   app.notFound((c) => errorResponse(c, new AppError("NOT_FOUND", `Route not found: ${c.req.method} ${new URL(c.req.url).pathname}`)));
   app.onError((err, c) => errorResponse(c, err));
   return app;

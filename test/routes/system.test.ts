@@ -92,6 +92,20 @@ describe("system endpoints (seed 001)", () => {
     }
   });
 
+  it("serves the web chat client at / from the static assets, with its script and styles", async () => {
+    const page = await testEnv.ASSETS.fetch(`${BASE}/`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<div id="app">');
+    expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org)/); // nothing from the network
+    for (const [path, type] of [["/app.js", /javascript/], ["/app.css", /css/]] as const) {
+      expect(html).toContain(path);
+      const file = await testEnv.ASSETS.fetch(`${BASE}${path}`);
+      expect(file.status).toBe(200);
+      expect(file.headers.get("content-type")).toMatch(type);
+    }
+  });
+
   it("the Worker answers its own paths before the static assets", async () => {
     // not a file: the Worker's JSON 404 envelope, not an asset 404
     const api = await SELF.fetch(`${BASE}/api/v1/nope`);
